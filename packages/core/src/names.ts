@@ -1,0 +1,35 @@
+/** Queue name used when callers give none. */
+export const DEFAULT_QUEUE_NAME = 'postroom';
+
+/**
+ * BullMQ key prefix. The braces are a Redis Cluster hash tag: every key of a queue hashes to one
+ * slot, which BullMQ's multi-key scripts and the mailbox gate both require.
+ */
+export const KEY_PREFIX = '{postroom}';
+
+/** BullMQ job name of a message submission. */
+export const SEND_JOB_NAME = 'send';
+
+/** Builds the Redis keys Postroom owns beside BullMQ's, all under the same hash tag. */
+export function postroomKeys(queueName: string) {
+  const base = `${KEY_PREFIX}:${queueName}`;
+  return {
+    /** Hash of mailbox address to its published settings (limits, Send As addresses). */
+    mailboxRegistry: `${base}:mailboxes`,
+    /** String: `jobId payloadHash` for an idempotency key, expiring with the idempotency window. */
+    idempotency: (key: string) => `${base}:idem:${key}`,
+    /** Hash: the delivery record of one job (state, reply, attempts, timestamps). */
+    status: (jobId: string) => `${base}:status:${jobId}`,
+    /** String set once a submission is accepted by the server, keyed by Message-ID. */
+    submission: (messageId: string) => `${base}:submitted:${messageId}`,
+    /** Per-mailbox gate keys: reservation time, connection leases, rolling recipients, health. */
+    mailbox: (address: string) => ({
+      nextSlot: `${base}:mb:${address}:tat`,
+      leases: `${base}:mb:${address}:leases`,
+      recipients: `${base}:mb:${address}:rcpt`,
+      health: `${base}:mb:${address}:health`,
+    }),
+  };
+}
+
+export type PostroomKeys = ReturnType<typeof postroomKeys>;

@@ -1,0 +1,1 @@
+export { freePort, RedisServer, type RedisServerOptions } from '../../apps/cli/src/redis-server.js';
