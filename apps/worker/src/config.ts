@@ -1,0 +1,270 @@
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import {
+  ConfigError,
+  DEFAULT_QUEUE_NAME,
+  DEFAULT_RETRY_POLICY,
+  EXCHANGE_ONLINE_LIMITS,
+  type MailboxLimits,
+  parseAddress,
+  type RetryPolicy,
+  type ValidationIssue,
+} from '@postroom/core';
+import { z } from 'zod';
+import { CLOUDS, type CloudName } from './clouds.js';
+import { type MailboxFile, mailboxFileSchema } from './mailbox-file.js';
+
+/** An Entra ID app registration whose app-only tokens the worker requests. */
+export interface AppConfig {
+  name: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+}
+
+export interface MailboxConfig {
+  address: string;
+  app: string;
+  /** Other From addresses this mailbox has Send As permission for. */
+  sendAs: string[];
+  limits: MailboxLimits;
+}
+
+export interface WorkerConfig {
+  redisUrl: string;
+  queueName: string;
+  /** Jobs one process works on at once, across all mailboxes. */
+  concurrency: number;
+  instanceId: string;
+  cloud: CloudName;
+  /** Entra ID authority host; differs from the cloud's only for a local emulator. */
+  authorityHost: string;
+  smtpScope: string;
+  smtp: {
+    host: string;
+    port: number;
+    /** PEM file of extra CAs to trust for SMTP and the token endpoint; system CAs stay trusted. */
+    caFile?: string;
+    connectionTimeoutMs: number;
+    greetingTimeoutMs: number;
+    socketTimeoutMs: number;
+  };
+  apps: AppConfig[];
+  mailboxes: MailboxConfig[];
+  retry: RetryPolicy;
+  /** Added to each rate window so that network jitter cannot squeeze one message too many in. */
+  rateGuardMs: number;
+  /** How long a mailbox stays stopped after a blocking or configuration reply, in ms. */
+  circuitOpenMs: number;
+  /** How long delivery records and submission records are kept, in ms. */
+  recordRetentionMs: number;
+  /** Time an unused SMTP connection stays open for the next message, in ms. */
+  connectionIdleMs: number;
+  http: { host: string; port: number };
+  shutdownTimeoutMs: number;
+  logLevel: string;
+}
+
+const integer = (min: number) => z.coerce.number().int().min(min);
+
+// Every POSTROOM_* variable the worker reads, with its default. Units are in the names.
+const envSchema = z.object({
+  POSTROOM_REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  POSTROOM_QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default(DEFAULT_QUEUE_NAME),
+  POSTROOM_CONCURRENCY: integer(1).max(1000).default(8),
+  POSTROOM_INSTANCE_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
+  POSTROOM_CLOUD: z.enum(Object.keys(CLOUDS) as [CloudName, ...CloudName[]]).default('global'),
+  POSTROOM_AUTHORITY_HOST: z.string().url().startsWith('https://').optional(),
+  POSTROOM_SMTP_HOST: z.string().min(1).optional(),
+  POSTROOM_SMTP_PORT: integer(1).max(65535).default(587),
+  POSTROOM_TLS_CA_FILE: z.string().min(1).optional(),
+  POSTROOM_SMTP_CONNECTION_TIMEOUT_MS: integer(100).default(30_000),
+  POSTROOM_SMTP_GREETING_TIMEOUT_MS: integer(100).default(30_000),
+  POSTROOM_SMTP_SOCKET_TIMEOUT_MS: integer(100).default(60_000),
+  POSTROOM_CONFIG: z.string().min(1).optional(),
+  POSTROOM_MAILBOX: z.string().optional(),
+  POSTROOM_TENANT_ID: z.string().optional(),
+  POSTROOM_CLIENT_ID: z.string().optional(),
+  POSTROOM_CLIENT_SECRET: z.string().optional(),
+  POSTROOM_RETRY_BASE_DELAY_MS: integer(1).default(DEFAULT_RETRY_POLICY.baseDelayMs),
+  POSTROOM_RETRY_MAX_DELAY_MS: integer(1).default(DEFAULT_RETRY_POLICY.maxDelayMs),
+  POSTROOM_RETRY_MAX_ATTEMPTS: integer(1).default(DEFAULT_RETRY_POLICY.maxAttempts),
+  POSTROOM_MAX_AGE_MS: integer(1000).default(DEFAULT_RETRY_POLICY.maxAgeMs),
+  POSTROOM_RATE_GUARD_MS: integer(0).default(1000),
+  POSTROOM_CONNECTION_IDLE_MS: integer(0).default(5000),
+  POSTROOM_CIRCUIT_OPEN_MS: integer(1000).default(15 * 60_000),
+  POSTROOM_RECORD_RETENTION_MS: integer(60_000).default(7 * 24 * 60 * 60_000),
+  POSTROOM_HTTP_HOST: z.string().default('0.0.0.0'),
+  POSTROOM_HTTP_PORT: integer(0).max(65535).default(9464),
+  POSTROOM_SHUTDOWN_TIMEOUT_MS: integer(0).default(30_000),
+  POSTROOM_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/**
+ * Reads the worker configuration from POSTROOM_* variables and the mailbox file named by
+ * POSTROOM_CONFIG. Throws ConfigError naming each bad variable or field and its fix.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError('invalid worker environment', parsed.error.issues.map(envIssue));
+  }
+  const vars = parsed.data;
+  const file = vars.POSTROOM_CONFIG ? readMailboxFile(vars.POSTROOM_CONFIG, env) : undefined;
+  const { apps, mailboxes } = resolveMailboxes(vars, file);
+  const cloud = CLOUDS[vars.POSTROOM_CLOUD];
+
+  return {
+    redisUrl: vars.POSTROOM_REDIS_URL,
+    queueName: vars.POSTROOM_QUEUE_NAME,
+    concurrency: vars.POSTROOM_CONCURRENCY,
+    instanceId: vars.POSTROOM_INSTANCE_ID,
+    cloud: vars.POSTROOM_CLOUD,
+    authorityHost: vars.POSTROOM_AUTHORITY_HOST ?? cloud.authorityHost,
+    smtpScope: cloud.smtpScope,
+    smtp: {
+      host: vars.POSTROOM_SMTP_HOST ?? cloud.smtpHost,
+      port: vars.POSTROOM_SMTP_PORT,
+      ...(vars.POSTROOM_TLS_CA_FILE ? { caFile: vars.POSTROOM_TLS_CA_FILE } : {}),
+      connectionTimeoutMs: vars.POSTROOM_SMTP_CONNECTION_TIMEOUT_MS,
+      greetingTimeoutMs: vars.POSTROOM_SMTP_GREETING_TIMEOUT_MS,
+      socketTimeoutMs: vars.POSTROOM_SMTP_SOCKET_TIMEOUT_MS,
+    },
+    apps,
+    mailboxes,
+    retry: {
+      baseDelayMs: vars.POSTROOM_RETRY_BASE_DELAY_MS,
+      maxDelayMs: vars.POSTROOM_RETRY_MAX_DELAY_MS,
+      maxAttempts: vars.POSTROOM_RETRY_MAX_ATTEMPTS,
+      maxAgeMs: vars.POSTROOM_MAX_AGE_MS,
+    },
+    rateGuardMs: vars.POSTROOM_RATE_GUARD_MS,
+    connectionIdleMs: vars.POSTROOM_CONNECTION_IDLE_MS,
+    circuitOpenMs: vars.POSTROOM_CIRCUIT_OPEN_MS,
+    recordRetentionMs: vars.POSTROOM_RECORD_RETENTION_MS,
+    http: { host: vars.POSTROOM_HTTP_HOST, port: vars.POSTROOM_HTTP_PORT },
+    shutdownTimeoutMs: vars.POSTROOM_SHUTDOWN_TIMEOUT_MS,
+    logLevel: vars.POSTROOM_LOG_LEVEL,
+  };
+}
+
+type EnvVars = z.infer<typeof envSchema>;
+
+function envIssue(issue: z.core.$ZodIssue): ValidationIssue {
+  const variable = String(issue.path[0] ?? '');
+  return { path: variable, message: `${issue.message}; fix or unset ${variable}` };
+}
+
+function readMailboxFile(path: string, env: NodeJS.ProcessEnv): MailboxFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError('invalid POSTROOM_CONFIG', [
+      { path: 'POSTROOM_CONFIG', message: `cannot read ${path} as JSON (${reason}); point it at a JSON mailbox file` },
+    ]);
+  }
+  const parsed = mailboxFileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => ({
+      path: `${path}: ${issue.path.join('.')}`,
+      message: issue.message,
+    }));
+    throw new ConfigError('invalid mailbox file', issues);
+  }
+  return resolveSecrets(parsed.data, env);
+}
+
+// Secrets may be given inline or, better, by the name of an environment variable holding them.
+function resolveSecrets(file: MailboxFile, env: NodeJS.ProcessEnv): MailboxFile {
+  const issues: ValidationIssue[] = [];
+  const apps = file.apps.map((app, index) => {
+    if (app.clientSecret) return app;
+    const value = app.clientSecretEnv ? env[app.clientSecretEnv] : undefined;
+    if (!value) {
+      issues.push({
+        path: `apps[${index}].clientSecretEnv`,
+        message: `environment variable ${app.clientSecretEnv} is not set; set it to the app's client secret`,
+      });
+    }
+    return { ...app, clientSecret: value ?? '' };
+  });
+  if (issues.length > 0) throw new ConfigError('invalid mailbox file', issues);
+  return { ...file, apps };
+}
+
+function resolveMailboxes(vars: EnvVars, file: MailboxFile | undefined) {
+  const apps: AppConfig[] = (file?.apps ?? []).map((app) => ({
+    name: app.name,
+    tenantId: app.tenantId,
+    clientId: app.clientId,
+    clientSecret: app.clientSecret ?? '',
+  }));
+  const mailboxes: MailboxConfig[] = (file?.mailboxes ?? []).map((mailbox) => ({
+    address: mailbox.address,
+    app: mailbox.app ?? apps[0]?.name ?? 'default',
+    sendAs: mailbox.sendAs ?? [],
+    limits: withDefaultLimits(mailbox.limits ?? {}),
+  }));
+
+  if (vars.POSTROOM_MAILBOX) {
+    const { app, mailbox } = mailboxFromEnv(vars);
+    apps.push(app);
+    mailboxes.push(mailbox);
+  }
+  checkMailboxes(apps, mailboxes);
+  return { apps, mailboxes };
+}
+
+function withDefaultLimits(overrides: Record<string, number | undefined>): MailboxLimits {
+  const defined = Object.entries(overrides).filter(([, value]) => value !== undefined);
+  return { ...EXCHANGE_ONLINE_LIMITS, ...Object.fromEntries(defined) };
+}
+
+function mailboxFromEnv(vars: EnvVars): { app: AppConfig; mailbox: MailboxConfig } {
+  const missing = (['POSTROOM_TENANT_ID', 'POSTROOM_CLIENT_ID', 'POSTROOM_CLIENT_SECRET'] as const).filter(
+    (name) => !vars[name],
+  );
+  if (missing.length > 0) {
+    throw new ConfigError(
+      'incomplete mailbox settings',
+      missing.map((name) => ({ path: name, message: `${name} is required when POSTROOM_MAILBOX is set` })),
+    );
+  }
+  const address = parseAddress(vars.POSTROOM_MAILBOX ?? '');
+  if (typeof address === 'string') {
+    throw new ConfigError('invalid mailbox settings', [{ path: 'POSTROOM_MAILBOX', message: address }]);
+  }
+  return {
+    app: {
+      name: 'env',
+      tenantId: vars.POSTROOM_TENANT_ID ?? '',
+      clientId: vars.POSTROOM_CLIENT_ID ?? '',
+      clientSecret: vars.POSTROOM_CLIENT_SECRET ?? '',
+    },
+    mailbox: { address: address.address, app: 'env', sendAs: [], limits: { ...EXCHANGE_ONLINE_LIMITS } },
+  };
+}
+
+function checkMailboxes(apps: AppConfig[], mailboxes: MailboxConfig[]): void {
+  const issues: ValidationIssue[] = [];
+  if (mailboxes.length === 0) {
+    issues.push({
+      path: 'POSTROOM_CONFIG',
+      message: 'no sending mailbox is configured; set POSTROOM_CONFIG to a mailbox file or set POSTROOM_MAILBOX',
+    });
+  }
+  const appNames = new Set(apps.map((app) => app.name));
+  const seen = new Set<string>();
+  for (const mailbox of mailboxes) {
+    if (!appNames.has(mailbox.app)) {
+      issues.push({ path: `mailbox ${mailbox.address}`, message: `app "${mailbox.app}" is not defined in apps` });
+    }
+    if (seen.has(mailbox.address)) {
+      issues.push({ path: `mailbox ${mailbox.address}`, message: 'mailbox is configured twice; keep one entry' });
+    }
+    seen.add(mailbox.address);
+  }
+  if (issues.length > 0) throw new ConfigError('invalid mailbox settings', issues);
+}

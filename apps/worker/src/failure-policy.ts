@@ -1,0 +1,182 @@
+import { type Classification, deadlineMs, type JobPayload, parseEnhancedCode, retryDelayMs } from '@postroom/core';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import type { MailboxConfig } from './config.js';
+import type { MailboxState } from './gate.js';
+import type { ClaimResult } from './guard.js';
+import { codeLabel } from './metrics.js';
+import type { ProcessorDeps, SendResult } from './processor.js';
+import type { SubmitResult } from './smtp/session.js';
+import type { TokenError } from './tokens/errors.js';
+
+export interface FailureContext {
+  job: Job<JobPayload>;
+  token: string | undefined;
+  jobId: string;
+  payload: JobPayload;
+  mailbox: string;
+}
+
+
+const CIRCUIT_STATES: Partial<Record<Classification['class'], MailboxState>> = {
+  mailbox_blocked: 'blocked',
+  configuration: 'auth_failed',
+  auth_failed: 'auth_failed',
+};
+
+/**
+ * Turns outcomes into job transitions: complete, delay without an attempt, retry with backoff,
+ * or fail for good, with the status record, metrics and one log line for each.
+ */
+export class FailurePolicy {
+  readonly #deps: ProcessorDeps;
+
+  constructor(deps: ProcessorDeps) {
+    this.#deps = deps;
+  }
+
+  async complete(context: FailureContext, result: SubmitResult): Promise<SendResult> {
+    const { guard, status, metrics, logger } = this.#deps;
+    await guard.markSent(context.payload.messageId, result.response);
+    await status.update(context.jobId, {
+      state: 'sent',
+      sentAt: new Date().toISOString(),
+      reply: result.response,
+      ...(result.rejected.length > 0 ? { rejectedRecipients: result.rejected } : {}),
+    });
+    metrics.sent.inc({ mailbox: context.mailbox });
+    metrics.replies.inc({ mailbox: context.mailbox, code: result.response.slice(0, 3), enhanced_code: codeLabel(parseEnhancedCode(result.response)) });
+    logger.info(
+      { jobId: context.jobId, mailbox: context.mailbox, reply: result.response, rejected: result.rejected.length },
+      'message sent',
+    );
+    return { messageId: context.payload.messageId, reply: result.response, rejectedRecipients: result.rejected, duplicateRun: false };
+  }
+
+  /** Delays the job until `retryAtMs` without spending an attempt, unless that passes the deadline. */
+  async wait(context: FailureContext, retryAtMs: number, reason: string, deadline: number): Promise<never> {
+    if (retryAtMs >= deadline) {
+      const why = reason === 'throttled' ? 'throttled_too_long' : `expired_waiting_for_${reason}`;
+      return this.expire(context, `deadline passed while waiting (${reason})`, why);
+    }
+    const { status, metrics, logger } = this.#deps;
+    await status.update(context.jobId, {
+      state: 'waiting_for_mailbox',
+      waitReason: reason,
+      nextAttemptAt: new Date(retryAtMs).toISOString(),
+      mailbox: context.mailbox,
+      messageId: context.payload.messageId,
+    });
+    metrics.waits.inc({ mailbox: context.mailbox, reason });
+    logger.debug({ jobId: context.jobId, mailbox: context.mailbox, reason, delayMs: retryAtMs - Date.now() }, 'job waits for mailbox');
+    await context.job.moveToDelayed(Math.ceil(retryAtMs), context.token);
+    throw new DelayedError();
+  }
+
+  async expire(context: FailureContext, detail: string, reason = 'expired'): Promise<never> {
+    return this.fail(context, { class: 'transient', action: 'fail', reason }, detail);
+  }
+
+  async fail(context: FailureContext, classification: Classification, detail: string, reply?: string): Promise<never> {
+    const { status, metrics, logger } = this.#deps;
+    await status.update(context.jobId, {
+      state: classification.class === 'unknown_outcome' ? 'outcome_unknown' : 'failed',
+      mailbox: context.mailbox,
+      messageId: context.payload.messageId,
+      failureClass: classification.class,
+      failureReason: classification.reason,
+      ...(reply ? { reply } : {}),
+    });
+    metrics.failed.inc({ mailbox: context.mailbox, class: classification.class, reason: classification.reason });
+    logger.error({ jobId: context.jobId, mailbox: context.mailbox, class: classification.class, reason: classification.reason, reply }, 'message failed');
+    throw new UnrecoverableError(`${classification.reason}: ${detail}`);
+  }
+
+  /** Handles a job whose Message-ID already has a submission record. */
+  async onExistingClaim(context: FailureContext, claim: Exclude<ClaimResult, { kind: 'claimed' }>): Promise<SendResult> {
+    const { logger } = this.#deps;
+    switch (claim.kind) {
+      case 'sent':
+        logger.warn({ jobId: context.jobId, mailbox: context.mailbox }, 'message was already accepted; completing without resending');
+        await this.#deps.status.update(context.jobId, { state: 'sent', reply: claim.reply });
+        return { messageId: context.payload.messageId, reply: claim.reply, rejectedRecipients: [], duplicateRun: true };
+      case 'busy':
+        return this.wait(context, claim.untilMs, 'in_flight_elsewhere', Number.POSITIVE_INFINITY);
+      case 'unknown':
+      case 'abandoned':
+        await this.#deps.guard.markUnknown(context.payload.messageId);
+        return this.fail(
+          context,
+          { class: 'unknown_outcome', action: 'hold', reason: 'worker_lost_during_send' },
+          'a previous attempt stopped mid-send; not resending blindly',
+        );
+    }
+  }
+
+  async onTokenError(context: FailureContext, mailbox: MailboxConfig, error: TokenError): Promise<never> {
+    const attempt = await this.#deps.status.addTokenWait(context.jobId);
+    if (error.kind === 'configuration') {
+      await this.#openCircuit(mailbox, 'auth_failed', `token_${error.aadstsCode ?? 'rejected'}`);
+      return this.wait(context, Date.now() + this.#deps.config.circuitOpenMs, 'auth_failed', this.#deadline(context));
+    }
+    const delayMs = retryDelayMs(this.#deps.config.retry, attempt);
+    return this.wait(context, Date.now() + delayMs, 'token_unavailable', this.#deadline(context));
+  }
+
+  async onSmtpFailure(context: FailureContext, mailbox: MailboxConfig, classification: Classification, reply?: string): Promise<never> {
+    const { metrics } = this.#deps;
+    if (classification.responseCode) {
+      metrics.replies.inc({ mailbox: mailbox.address, code: String(classification.responseCode), enhanced_code: codeLabel(classification.enhancedCode) });
+    }
+    switch (classification.action) {
+      case 'cool_down': {
+        // One rate window: long enough for Exchange's per-minute counters to move on.
+        const untilMs = Date.now() + mailbox.limits.rateWindowMs;
+        await this.#deps.gate.setHealth(mailbox.address, 'throttled', untilMs, classification.reason);
+        return this.wait(context, untilMs, 'throttled', this.#deadline(context));
+      }
+      case 'pause_mailbox': {
+        const untilMs = Date.now() + mailbox.limits.recipientWindowMs / 24;
+        await this.#deps.gate.setHealth(mailbox.address, 'quota_exhausted', untilMs, classification.reason);
+        return this.wait(context, untilMs, 'quota_exhausted', this.#deadline(context));
+      }
+      case 'open_circuit':
+      case 'refresh_token': {
+        const state = CIRCUIT_STATES[classification.class] ?? 'blocked';
+        await this.#openCircuit(mailbox, state, classification.reason, reply);
+        return this.wait(context, Date.now() + this.#deps.config.circuitOpenMs, state, this.#deadline(context));
+      }
+      case 'retry':
+        return this.#retry(context, classification, reply);
+      default:
+        if (classification.class === 'unknown_outcome') await this.#deps.guard.markUnknown(context.payload.messageId);
+        return this.fail(context, classification, reply ?? classification.reason, reply);
+    }
+  }
+
+  async #retry(context: FailureContext, classification: Classification, reply?: string): Promise<never> {
+    const { status, config, metrics, logger } = this.#deps;
+    const attempt = await status.addAttempt(context.jobId);
+    const limit = Math.min(config.retry.maxAttempts, classification.attemptLimit ?? Number.POSITIVE_INFINITY);
+    if (attempt >= limit) {
+      return this.fail(context, classification, `gave up after ${attempt} failed attempts`, reply);
+    }
+    const retryAtMs = Date.now() + retryDelayMs(config.retry, attempt);
+    if (retryAtMs >= this.#deadline(context)) {
+      return this.fail(context, classification, 'deadline passed before the next retry', reply);
+    }
+    metrics.retried.inc({ mailbox: context.mailbox, class: classification.class, reason: classification.reason });
+    logger.warn({ jobId: context.jobId, mailbox: context.mailbox, attempt, reason: classification.reason, reply, delayMs: retryAtMs - Date.now() }, 'attempt failed; retrying');
+    await status.update(context.jobId, { state: 'scheduled', nextAttemptAt: new Date(retryAtMs).toISOString(), ...(reply ? { reply } : {}) });
+    await context.job.moveToDelayed(Math.ceil(retryAtMs), context.token);
+    throw new DelayedError();
+  }
+
+  async #openCircuit(mailbox: MailboxConfig, state: MailboxState, reason: string, reply?: string): Promise<void> {
+    await this.#deps.gate.setHealth(mailbox.address, state, Date.now() + this.#deps.config.circuitOpenMs, reason);
+    this.#deps.logger.error({ mailbox: mailbox.address, state, reason, reply, reopensInMs: this.#deps.config.circuitOpenMs }, 'mailbox circuit opened; its jobs are kept');
+  }
+
+  #deadline(context: FailureContext): number {
+    return deadlineMs(this.#deps.config.retry, context.payload.enqueuedAtMs, context.payload.message.expiresAt);
+  }
+}

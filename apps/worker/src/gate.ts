@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import type { PostroomKeys } from '@postroom/core';
+import type { Redis } from 'ioredis';
+import type { MailboxConfig } from './config.js';
+import { ACQUIRE_SCRIPT, LEASE_SCRIPT, RENEW_SCRIPT } from './gate-scripts.js';
+
+export type GateDecision = { allowed: true } | { allowed: false; retryAtMs: number; reason: string };
+
+/** Mailbox health states shared by every replica. */
+export type MailboxState = 'healthy' | 'throttled' | 'quota_exhausted' | 'auth_failed' | 'blocked' | 'paused';
+
+export interface GateOptions {
+  /** Added to each rate window so that network jitter cannot let one message too many in. */
+  rateGuardMs: number;
+  /** Lifetime of a connection lease without renewal, in ms. */
+  leaseTtlMs: number;
+  /** Delay before a job that found every connection busy tries again, in ms. */
+  connectionWaitMs: number;
+}
+
+interface GateCommands {
+  postroomAcquire(...args: (string | number)[]): Promise<[number, number, string]>;
+  postroomLease(...args: (string | number)[]): Promise<number>;
+  postroomRenew(...args: (string | number)[]): Promise<number>;
+}
+
+/**
+ * The per-mailbox gate in Redis: message rate (GCRA slots), connection leases and health state,
+ * decided in one atomic step so that every replica shares one schedule.
+ */
+export class MailboxGate {
+  readonly #redis: Redis & GateCommands;
+  readonly #keys: PostroomKeys;
+  readonly #options: GateOptions;
+
+  constructor(redis: Redis, keys: PostroomKeys, options: GateOptions) {
+    redis.defineCommand('postroomAcquire', { numberOfKeys: 4, lua: ACQUIRE_SCRIPT });
+    redis.defineCommand('postroomLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
+    redis.defineCommand('postroomRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
+    this.#redis = redis as Redis & GateCommands;
+    this.#keys = keys;
+    this.#options = options;
+  }
+
+  get leaseTtlMs(): number {
+    return this.#options.leaseTtlMs;
+  }
+
+  /** Creates an id for a new connection lease. */
+  newLeaseId(): string {
+    return randomUUID();
+  }
+
+  /**
+   * Asks to submit one job now. Pass `leaseId` to take a new connection lease as well, or ''
+   * when the caller already holds an open connection for this mailbox.
+   */
+  async acquire(mailbox: MailboxConfig, jobId: string, leaseId: string): Promise<GateDecision> {
+    const keys = this.#keys.mailbox(mailbox.address);
+    const { messagesPerWindow, rateWindowMs, maxConnections } = mailbox.limits;
+    const intervalMs = (rateWindowMs + this.#options.rateGuardMs) / messagesPerWindow;
+    const lateToleranceMs = Math.max(20, this.#options.rateGuardMs / 2);
+
+    const [allowed, retryAtMs, reason] = await this.#redis.postroomAcquire(
+      keys.nextSlot,
+      keys.leases,
+      keys.health,
+      `${keys.nextSlot}:reservations`,
+      Date.now(),
+      intervalMs,
+      jobId,
+      leaseId,
+      this.#options.leaseTtlMs,
+      maxConnections,
+      lateToleranceMs,
+      this.#options.connectionWaitMs,
+    );
+    return allowed === 1 ? { allowed: true } : { allowed: false, retryAtMs: Number(retryAtMs), reason };
+  }
+
+  /** Takes a connection lease without a send slot. */
+  async takeLease(mailbox: MailboxConfig, leaseId: string): Promise<boolean> {
+    const keys = this.#keys.mailbox(mailbox.address);
+    const taken = await this.#redis.postroomLease(keys.leases, Date.now(), leaseId, this.#options.leaseTtlMs, mailbox.limits.maxConnections);
+    return taken === 1;
+  }
+
+  /** Extends a held lease; false means it had expired and the connection must close. */
+  async renewLease(mailbox: MailboxConfig, leaseId: string): Promise<boolean> {
+    const keys = this.#keys.mailbox(mailbox.address);
+    return (await this.#redis.postroomRenew(keys.leases, Date.now(), leaseId, this.#options.leaseTtlMs)) === 1;
+  }
+
+  async releaseLease(mailbox: MailboxConfig, leaseId: string): Promise<void> {
+    await this.#redis.zrem(this.#keys.mailbox(mailbox.address).leases, leaseId);
+  }
+
+  /** Sets the mailbox state for every replica; `untilMs` 0 keeps it until changed again. */
+  async setHealth(address: string, state: MailboxState, untilMs: number, reason: string): Promise<void> {
+    const key = this.#keys.mailbox(address).health;
+    if (state === 'healthy') {
+      await this.#redis.del(key);
+      return;
+    }
+    await this.#redis.hset(key, { state, until: untilMs, reason, changedAt: Date.now() });
+  }
+
+  async getHealth(address: string): Promise<{ state: MailboxState; untilMs: number; reason: string }> {
+    const health = await this.#redis.hgetall(this.#keys.mailbox(address).health);
+    const untilMs = Number(health.until ?? 0);
+    if (!health.state || (untilMs > 0 && untilMs <= Date.now())) {
+      return { state: 'healthy', untilMs: 0, reason: '' };
+    }
+    return { state: health.state as MailboxState, untilMs, reason: health.reason ?? '' };
+  }
+}

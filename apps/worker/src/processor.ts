@@ -1,0 +1,173 @@
+import {
+  type Classification,
+  classifyFailure,
+  deadlineMs,
+  type JobPayload,
+  recipientsOf,
+} from '@postroom/core';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import type { Logger } from 'pino';
+import type { MailboxConfig, WorkerConfig } from './config.js';
+import type { MailboxGate } from './gate.js';
+import type { SubmissionGuard } from './guard.js';
+import type { MailboxDirectory } from './mailboxes.js';
+import type { Metrics } from './metrics.js';
+import { renderMessage } from './mime.js';
+import { type FailureContext, FailurePolicy } from './failure-policy.js';
+import type { PooledSession, SessionPool } from './smtp/pool.js';
+import { type SmtpEndpoint, SmtpFailure, SmtpSession } from './smtp/session.js';
+import type { StatusStore } from './status-store.js';
+import { TokenError } from './tokens/errors.js';
+import type { TokenProvider } from './tokens/provider.js';
+
+export interface SendResult {
+  messageId: string;
+  reply: string;
+  rejectedRecipients: string[];
+  duplicateRun: boolean;
+}
+
+export interface ProcessorDeps {
+  config: WorkerConfig;
+  directory: MailboxDirectory;
+  gate: MailboxGate;
+  pool: SessionPool;
+  guard: SubmissionGuard;
+  status: StatusStore;
+  tokens: Map<string, TokenProvider>;
+  endpoint: SmtpEndpoint;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/**
+ * Runs one send job: gate, duplicate guard, connection, submission, then the action its
+ * classification calls for. Waits move the job to delayed and never spend an attempt.
+ */
+export class SendProcessor {
+  readonly #deps: ProcessorDeps;
+  readonly #failures: FailurePolicy;
+
+  constructor(deps: ProcessorDeps) {
+    this.#deps = deps;
+    this.#failures = new FailurePolicy(deps);
+  }
+
+  async process(job: Job<JobPayload>, token: string | undefined): Promise<SendResult> {
+    const payload = job.data;
+    const jobId = job.id as string;
+    const mailbox = this.#deps.directory.resolve(payload.message.from.address);
+    const context: FailureContext = { job, token, jobId, payload, mailbox: mailbox?.address ?? 'unknown' };
+
+    if (!mailbox) {
+      return this.#failures.fail(context, {
+        class: 'configuration',
+        action: 'fail',
+        reason: 'sender_not_configured',
+      }, `from address ${payload.message.from.address} is not a configured mailbox or Send As address`);
+    }
+    const deadline = deadlineMs(this.#deps.config.retry, payload.enqueuedAtMs, payload.message.expiresAt);
+    if (Date.now() >= deadline) return this.#failures.expire(context, 'deadline passed before sending');
+
+    const pooled = await this.#acquire(context, mailbox, deadline);
+    return this.#submit(context, mailbox, pooled);
+  }
+
+  // Waits at the gate (by throwing DelayedError) or returns a connection for this mailbox.
+  async #acquire(context: FailureContext, mailbox: MailboxConfig, deadline: number): Promise<PooledSession | string> {
+    const { gate, pool } = this.#deps;
+    const idle = pool.takeIdle(mailbox);
+    const leaseId = idle ? '' : gate.newLeaseId();
+    const decision = await gate.acquire(mailbox, context.jobId, leaseId);
+
+    if (!decision.allowed) {
+      if (idle) pool.release(idle);
+      return this.#failures.wait(context, decision.retryAtMs, decision.reason, deadline);
+    }
+    return idle ?? leaseId;
+  }
+
+  async #submit(context: FailureContext, mailbox: MailboxConfig, connection: PooledSession | string): Promise<SendResult> {
+    const { guard, status, config, pool } = this.#deps;
+    const { payload, jobId } = context;
+    const owner = `${config.instanceId}/${jobId}/${Date.now()}`;
+    const claimUntil = Date.now() + this.#maxSendMs();
+    const claim = await guard.claim(payload.messageId, owner, claimUntil);
+
+    if (claim.kind !== 'claimed') {
+      await this.#returnConnection(mailbox, connection);
+      return this.#failures.onExistingClaim(context, claim);
+    }
+
+    await status.update(jobId, { state: 'sending', mailbox: mailbox.address, messageId: payload.messageId });
+    const started = performance.now();
+    let pooled: PooledSession | undefined;
+    try {
+      pooled = typeof connection === 'string' ? await this.#open(mailbox, connection) : connection;
+      const rendered = await renderMessage(payload, recipientsOf(payload.message));
+      const result = await pooled.session.submit(rendered.envelope, rendered.raw);
+      pool.release(pooled);
+      this.#observe(mailbox, 'sent', started);
+      return await this.#failures.complete(context, result);
+    } catch (error) {
+      if (pooled) void pool.discard(pooled);
+      else if (typeof connection === 'string') await this.#deps.gate.releaseLease(mailbox, connection);
+      this.#observe(mailbox, 'failed', started);
+      return this.#onError(context, mailbox, error);
+    }
+  }
+
+  async #onError(context: FailureContext, mailbox: MailboxConfig, error: unknown): Promise<never> {
+    if (error instanceof TokenError) {
+      await this.#deps.guard.release(context.payload.messageId);
+      return this.#failures.onTokenError(context, mailbox, error);
+    }
+    if (!(error instanceof SmtpFailure)) {
+      await this.#deps.guard.release(context.payload.messageId);
+      throw error;
+    }
+    const classification: Classification = classifyFailure(error.failure);
+    if (classification.class !== 'unknown_outcome') await this.#deps.guard.release(context.payload.messageId);
+    return this.#failures.onSmtpFailure(context, mailbox, classification, error.failure.response);
+  }
+
+  // Opens and authenticates a connection. A `535 5.7.3` on a cached token gets one retry with a
+  // fresh token, because nodemailer only refreshes on a 334 challenge and Exchange sends 535.
+  async #open(mailbox: MailboxConfig, leaseId: string): Promise<PooledSession> {
+    const provider = this.#deps.tokens.get(mailbox.app);
+    if (!provider) throw new Error(`no token provider for app ${mailbox.app}`);
+
+    let accessToken = await provider.getToken();
+    for (let attempt = 1; ; attempt++) {
+      const session = new SmtpSession(this.#deps.endpoint);
+      try {
+        await session.open(mailbox.address, accessToken.token);
+        const pooled = { session, leaseId, mailbox, tokenExpiresAtMs: accessToken.expiresAtMs };
+        this.#deps.pool.add(pooled);
+        return pooled;
+      } catch (error) {
+        session.close();
+        const rejectedToken = error instanceof SmtpFailure && error.failure.responseCode === 535 && classifyFailure(error.failure).reason === 'token_rejected';
+        if (!rejectedToken || attempt > 1) throw error;
+        this.#deps.logger.warn({ mailbox: mailbox.address }, 'token rejected with 535 5.7.3; retrying once with a fresh token');
+        accessToken = await provider.getToken(true);
+      }
+    }
+  }
+
+  async #returnConnection(mailbox: MailboxConfig, connection: PooledSession | string): Promise<void> {
+    if (typeof connection === 'string') await this.#deps.gate.releaseLease(mailbox, connection);
+    else this.#deps.pool.release(connection);
+  }
+
+  #maxSendMs(): number {
+    const { connectionTimeoutMs, greetingTimeoutMs, socketTimeoutMs } = this.#deps.config.smtp;
+    return connectionTimeoutMs + greetingTimeoutMs + 3 * socketTimeoutMs;
+  }
+
+  #observe(mailbox: MailboxConfig, outcome: string, started: number): void {
+    this.#deps.metrics.sendDuration.observe({ mailbox: mailbox.address, outcome }, (performance.now() - started) / 1000);
+  }
+}
+
+export { DelayedError, UnrecoverableError };

@@ -1,0 +1,150 @@
+import type { SmtpStage, SubmissionFailure } from '@postroom/core';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+
+export interface SmtpEndpoint {
+  host: string;
+  port: number;
+  /** Extra trusted CA certificates (PEM); certificate verification always stays on. */
+  ca?: string | Buffer;
+  connectionTimeoutMs: number;
+  greetingTimeoutMs: number;
+  socketTimeoutMs: number;
+}
+
+export interface SubmitResult {
+  response: string;
+  accepted: string[];
+  rejected: string[];
+}
+
+/** A failed SMTP step, with what the classifier needs. Never carries the message or the token. */
+export class SmtpFailure extends Error {
+  readonly failure: SubmissionFailure;
+
+  constructor(failure: SubmissionFailure, cause: unknown) {
+    const reply = failure.response ?? failure.networkCode ?? 'no reply';
+    super(`SMTP ${failure.stage} failed: ${reply}`, { cause });
+    this.name = 'SmtpFailure';
+    this.failure = failure;
+  }
+}
+
+const COMMAND_STAGES: Record<string, SmtpStage> = {
+  CONN: 'connect',
+  EHLO: 'tls',
+  HELO: 'tls',
+  STARTTLS: 'tls',
+  'MAIL FROM': 'mail',
+  'RCPT TO': 'rcpt',
+};
+
+/**
+ * One authenticated SMTP submission connection: STARTTLS required, certificate verification on,
+ * AUTH XOAUTH2. It watches the server's replies so that a connection lost after `354` (the
+ * message data was on its way) is told apart from one lost before it.
+ */
+export class SmtpSession {
+  readonly #connection: SMTPConnection;
+  #dataStarted = false;
+  #closed = false;
+
+  constructor(endpoint: SmtpEndpoint) {
+    this.#connection = new SMTPConnection({
+      host: endpoint.host,
+      port: endpoint.port,
+      secure: false,
+      requireTLS: true,
+      connectionTimeout: endpoint.connectionTimeoutMs,
+      greetingTimeout: endpoint.greetingTimeoutMs,
+      socketTimeout: endpoint.socketTimeoutMs,
+      tls: { minVersion: 'TLSv1.2', ...(endpoint.ca ? { ca: endpoint.ca } : {}) },
+      transactionLog: true,
+      logger: this.#replyWatcher(),
+    });
+    // Errors also reach the callbacks; this keeps a late socket error from crashing the process.
+    this.#connection.on('error', () => {});
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Connects, upgrades with STARTTLS and authenticates with an OAuth access token. */
+  async open(user: string, accessToken: string): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.#connection.connect((error) => (error ? reject(this.#failure(error, 'connect')) : resolve()));
+    });
+    await new Promise<void>((resolve, reject) => {
+      const oauth2 = xoauth2(user, accessToken);
+      this.#connection.login({ user, method: 'XOAUTH2', oauth2 } as never, (error) =>
+        error ? reject(this.#failure(error, 'auth')) : resolve(),
+      );
+    });
+  }
+
+  /** Submits one message. Throws SmtpFailure with the stage the transaction reached. */
+  async submit(envelope: { from: string; to: string[] }, raw: Buffer): Promise<SubmitResult> {
+    this.#dataStarted = false;
+    return new Promise((resolve, reject) => {
+      this.#connection.send(envelope, raw, (error, info) => {
+        if (error) return reject(this.#failure(error, 'mail'));
+        resolve({
+          response: String(info.response ?? ''),
+          accepted: (info.accepted ?? []).map(String),
+          rejected: (info.rejected ?? []).map(String),
+        });
+      });
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#connection.quit();
+  }
+
+  #failure(error: unknown, fallback: SmtpStage): SmtpFailure {
+    const details = error as { code?: string; originalCode?: string; responseCode?: number; response?: string; command?: string };
+    const stage = this.#stageOf(details, fallback);
+    const failure: SubmissionFailure = {
+      stage,
+      ...(details.responseCode ? { responseCode: details.responseCode } : {}),
+      ...(details.response ? { response: details.response } : {}),
+      ...(details.responseCode ? {} : { networkCode: details.originalCode ?? details.code ?? 'UNKNOWN' }),
+    };
+    if (!details.responseCode) this.close();
+    return new SmtpFailure(failure, error);
+  }
+
+  #stageOf(details: { command?: string; code?: string }, fallback: SmtpStage): SmtpStage {
+    if (this.#dataStarted) return 'data-end';
+    if (fallback === 'auth') return details.command?.startsWith('AUTH') || !details.command ? 'auth' : 'tls';
+    if (details.code === 'ETIMEDOUT' && details.command === 'CONN') return 'greeting';
+    const command = details.command ?? '';
+    if (command === 'DATA') return 'data';
+    return COMMAND_STAGES[command] ?? fallback;
+  }
+
+  // nodemailer passes each server reply to the logger when transactionLog is on; only `354`
+  // (go ahead with the message data) is read, and nothing is logged from here.
+  #replyWatcher() {
+    const ignore = () => {};
+    const watch = (meta: { tnx?: string }, ...message: unknown[]) => {
+      if (meta?.tnx === 'server' && message.some((part) => String(part).startsWith('354'))) {
+        this.#dataStarted = true;
+      }
+    };
+    return { trace: ignore, debug: watch, info: ignore, warn: ignore, error: ignore, fatal: ignore };
+  }
+}
+
+function xoauth2(user: string, accessToken: string) {
+  return {
+    getToken(_isRetry: boolean, callback: (error: Error | null, token?: string) => void) {
+      callback(null, accessToken);
+    },
+    buildXOAuth2Token(token: string) {
+      return Buffer.from(`user=${user}\x01auth=Bearer ${token}\x01\x01`).toString('base64');
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import type { DeliveryState, PostroomKeys, ReplyClass } from '@postroom/core';
+import type { Redis } from 'ioredis';
+
+export interface StatusUpdate {
+  state: DeliveryState;
+  messageId?: string;
+  mailbox?: string;
+  enqueuedAt?: string;
+  waitReason?: string;
+  nextAttemptAt?: string;
+  sentAt?: string;
+  reply?: string;
+  failureClass?: ReplyClass;
+  failureReason?: string;
+  rejectedRecipients?: string[];
+}
+
+/** Writes the delivery record that `MailClient.status()` and `postroom status` read. */
+export class StatusStore {
+  readonly #redis: Redis;
+  readonly #keys: PostroomKeys;
+  readonly #retentionMs: number;
+
+  constructor(redis: Redis, keys: PostroomKeys, retentionMs: number) {
+    this.#redis = redis;
+    this.#keys = keys;
+    this.#retentionMs = retentionMs;
+  }
+
+  async update(jobId: string, update: StatusUpdate): Promise<void> {
+    const key = this.#keys.status(jobId);
+    const { rejectedRecipients, ...fields } = update;
+    const values: Record<string, string> = {};
+    for (const [name, value] of Object.entries(fields)) {
+      if (value !== undefined) values[name] = String(value);
+    }
+    if (rejectedRecipients) values.rejectedRecipients = JSON.stringify(rejectedRecipients);
+
+    const stale = ['waitReason', 'nextAttemptAt'].filter((name) => !(name in values));
+    const pipeline = this.#redis.multi().hset(key, values);
+    if (stale.length > 0) pipeline.hdel(key, ...stale);
+    await pipeline.pexpire(key, this.#retentionMs).exec();
+  }
+
+  /** Counts one more failed attempt and returns the new total. */
+  async addAttempt(jobId: string): Promise<number> {
+    return this.#redis.hincrby(this.#keys.status(jobId), 'attempts', 1);
+  }
+
+  /** Counts one more wait for an access token and returns the new total. */
+  async addTokenWait(jobId: string): Promise<number> {
+    return this.#redis.hincrby(this.#keys.status(jobId), 'tokenWaits', 1);
+  }
+}

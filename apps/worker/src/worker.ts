@@ -1,0 +1,193 @@
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { type JobPayload, KEY_PREFIX, postroomKeys, SEND_JOB_NAME } from '@postroom/core';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { WorkerConfig } from './config.js';
+import { MailboxGate } from './gate.js';
+import { SubmissionGuard } from './guard.js';
+import { startHttpServer } from './http-server.js';
+import { createLogger } from './logger.js';
+import { MailboxDirectory } from './mailboxes.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { SendProcessor } from './processor.js';
+import { SessionPool } from './smtp/pool.js';
+import { StatusStore } from './status-store.js';
+import { createNetworkClient } from './tokens/network-client.js';
+import { TokenProvider } from './tokens/provider.js';
+
+export interface StartWorkerOptions {
+  logger?: Logger;
+  registry?: Registry;
+}
+
+export interface PostroomWorker {
+  /** Port of the /metrics, /healthz and /readyz server. */
+  readonly httpPort: number;
+  readonly metrics: Metrics;
+  ready(): boolean;
+  /** Stops fetching, drains in-flight sends within the shutdown timeout, then frees everything. */
+  close(): Promise<void>;
+}
+
+const CONNECTION_LEASE_TTL_MS = 30_000;
+const CONNECTION_WAIT_MS = 250;
+
+/** Starts a worker: consumes the queue, keeps the mailbox limits and serves its HTTP endpoints. */
+export async function startWorker(config: WorkerConfig, options: StartWorkerOptions = {}): Promise<PostroomWorker> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const metrics = createMetrics(options.registry);
+  const keys = postroomKeys(config.queueName);
+  logEffectiveConfig(logger, config);
+
+  // Commands wait through a Redis outage instead of failing, so no outcome is lost on the way.
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
+  await redis.connect();
+  await checkEvictionPolicy(redis, logger);
+  await publishMailboxes(redis, keys.mailboxRegistry, config);
+
+  const ca = config.smtp.caFile ? readFileSync(config.smtp.caFile) : undefined;
+  const gate = new MailboxGate(redis, keys, { rateGuardMs: config.rateGuardMs, leaseTtlMs: CONNECTION_LEASE_TTL_MS, connectionWaitMs: CONNECTION_WAIT_MS });
+  const pool = new SessionPool(gate, config.connectionIdleMs, logger.child({ component: 'smtp-pool' }), metrics);
+  const networkClient = createNetworkClient(ca);
+  const tokens = new Map(
+    config.apps.map((app) => [
+      app.name,
+      new TokenProvider({ app, authorityHost: config.authorityHost, scope: config.smtpScope, networkClient, logger: logger.child({ component: 'tokens' }), metrics }),
+    ]),
+  );
+  const processor = new SendProcessor({
+    config,
+    directory: new MailboxDirectory(config.mailboxes),
+    gate,
+    pool,
+    guard: new SubmissionGuard(redis, keys, config.recordRetentionMs),
+    status: new StatusStore(redis, keys, config.recordRetentionMs),
+    tokens,
+    endpoint: { host: config.smtp.host, port: config.smtp.port, ...(ca ? { ca } : {}), connectionTimeoutMs: config.smtp.connectionTimeoutMs, greetingTimeoutMs: config.smtp.greetingTimeoutMs, socketTimeoutMs: config.smtp.socketTimeoutMs },
+    metrics,
+    logger: logger.child({ component: 'processor' }),
+  });
+
+  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  connection.on('error', () => {});
+  const worker = new Worker<JobPayload>(config.queueName, (job, token) => processor.process(job, token), {
+    connection,
+    prefix: KEY_PREFIX,
+    concurrency: config.concurrency,
+    // The lock must outlive the longest SMTP transaction, so a slow but live send is never
+    // taken over by another worker; it is renewed every half lock while the process runs.
+    lockDuration: Math.max(30_000, config.smtp.socketTimeoutMs * 2),
+    maxStalledCount: 10,
+    autorun: false,
+  });
+  worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
+  worker.on('failed', (job, error) => {
+    if (job?.name !== SEND_JOB_NAME) logger.warn({ jobId: job?.id, err: error }, 'unexpected job failed');
+  });
+
+  const queue = new Queue(config.queueName, { connection: redis, prefix: KEY_PREFIX });
+  collectQueueDepth(metrics, queue, redis);
+
+  let closing = false;
+  const ready = () => !closing && redis.status === 'ready' && worker.isRunning();
+  const server = await startHttpServer(config.http.host, config.http.port, metrics.registry, { ready }, logger.child({ component: 'http' }));
+  void worker.run();
+  logger.info({ httpPort: (server.address() as AddressInfo).port }, 'worker started');
+
+  let closed: Promise<void> | undefined;
+  return {
+    httpPort: (server.address() as AddressInfo).port,
+    metrics,
+    ready,
+    close: () => {
+      closing = true;
+      closed ??= shutdown({ worker, pool, queue, redis, connection, server, logger, timeoutMs: config.shutdownTimeoutMs });
+      return closed;
+    },
+  };
+}
+
+interface Resources {
+  worker: Worker;
+  pool: SessionPool;
+  queue: Queue;
+  redis: Redis;
+  connection: Redis;
+  server: Server;
+  logger: Logger;
+  timeoutMs: number;
+}
+
+// Order: stop fetching and drain, close SMTP connections (frees Exchange's connection slots),
+// then the queue, Redis and the HTTP server.
+async function shutdown(resources: Resources): Promise<void> {
+  const { worker, pool, queue, redis, connection, server, logger, timeoutMs } = resources;
+  logger.info({ timeoutMs }, 'shutting down: draining in-flight sends');
+  const drained = await Promise.race([
+    worker.close().then(() => true),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref()),
+  ]);
+  if (!drained) {
+    logger.warn({ timeoutMs }, 'drain timed out; unfinished jobs return through stalled-job recovery');
+    await worker.close(true);
+  }
+  await pool.close();
+  await queue.close();
+  await Promise.allSettled([redis.quit(), connection.quit()]);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  logger.info('worker stopped');
+}
+
+async function checkEvictionPolicy(redis: Redis, logger: Logger): Promise<void> {
+  let policy: string | undefined;
+  try {
+    const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
+    policy = reply[1];
+  } catch (error) {
+    logger.warn({ err: error }, 'cannot read maxmemory-policy (CONFIG is disabled); make sure it is noeviction');
+    return;
+  }
+  if (policy && policy !== 'noeviction') {
+    throw new Error(`Redis maxmemory-policy is ${policy}; set it to noeviction, or Redis may evict queued messages`);
+  }
+}
+
+async function publishMailboxes(redis: Redis, key: string, config: WorkerConfig): Promise<void> {
+  const entries = config.mailboxes.flatMap((mailbox) => [
+    mailbox.address,
+    JSON.stringify({ sendAs: mailbox.sendAs, limits: mailbox.limits }),
+  ]);
+  await redis.hset(key, ...entries);
+}
+
+function collectQueueDepth(metrics: Metrics, queue: Queue, redis: Redis): void {
+  metrics.sources.redisReady = () => redis.status === 'ready';
+  metrics.sources.queueCounts = async () => {
+    if (redis.status !== 'ready') return undefined;
+    return queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed');
+  };
+}
+
+function logEffectiveConfig(logger: Logger, config: WorkerConfig): void {
+  const { apps, mailboxes, ...rest } = config;
+  logger.info(
+    {
+      ...rest,
+      redisUrl: redactUrl(config.redisUrl),
+      apps: apps.map((app) => ({ name: app.name, tenantId: app.tenantId, clientId: app.clientId })),
+      mailboxes: mailboxes.map((mailbox) => ({ address: mailbox.address, app: mailbox.app, sendAs: mailbox.sendAs, limits: mailbox.limits })),
+    },
+    'effective configuration',
+  );
+}
+
+function redactUrl(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = 'redacted';
+  return parsed.toString();
+}
