@@ -32,7 +32,8 @@ test('rendered message round-trips through a MIME parser', async () => {
   expect(parsed.headers.has('bcc')).toBe(false);
   expect(envelope.to).toEqual(['jose@example.com', 'ops@example.com', 'audit@example.com']);
 
-  const [receipt, logo] = parsed.attachments;
+  const receipt = parsed.attachments.find((attachment) => attachment.contentType === 'application/pdf');
+  const logo = parsed.attachments.find((attachment) => attachment.contentType === 'image/png');
   expect(receipt?.filename).toBe('Rechnung März.pdf');
   expect(receipt?.content.equals(pdf)).toBe(true);
   expect(logo?.contentId).toBe('<logo@acme>');
