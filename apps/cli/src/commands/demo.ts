@@ -1,0 +1,97 @@
+import { fileURLToPath } from 'node:url';
+import { MailClient } from '@postroom/client';
+import type { DeliveryStatus, MessageInput } from '@postroom/core';
+import { readJsonLines } from '../jsonl.js';
+import { LocalStack } from '../local-stack.js';
+
+export interface DemoOptions {
+  file?: string;
+  /** Time allowed for every message to reach a final state, in ms. */
+  timeoutMs?: number;
+}
+
+const TIME_UNIT_MS = 4000;
+const MAILBOXES = [
+  // Fewer messages per emulated minute than the example file has for this mailbox, so the demo
+  // shows mail waiting for its slot.
+  { address: 'noreply@contoso.example', messagesPerMinute: 10 },
+  { address: 'billing@contoso.example', messagesPerMinute: 30 },
+];
+const FINAL_STATES = new Set(['sent', 'failed', 'outcome_unknown', 'cancelled']);
+const defaultFile = fileURLToPath(new URL('../../../../examples/messages.jsonl', import.meta.url));
+
+/**
+ * Runs the whole path on loopback: redis-server (unless REDIS_URL is set), the Microsoft 365
+ * emulator and one worker process; enqueues the example messages through the SDK and reports
+ * each outcome. Returns the process exit code: 0 only when every message was delivered.
+ */
+export async function runDemo(options: DemoOptions = {}, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const file = options.file ?? defaultFile;
+  const messages = (await readJsonLines(file)) as MessageInput[];
+  const print = (line: string) => process.stdout.write(`${line}\n`);
+
+  print('Starting redis-server, the Microsoft 365 emulator and one worker on loopback...');
+  const stack = await LocalStack.start({
+    ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
+    timeUnitMs: TIME_UNIT_MS,
+    mailboxes: MAILBOXES,
+    workerEnv: { POSTROOM_LOG_LEVEL: 'warn' },
+  });
+  const client = new MailClient({ connection: stack.redisUrl, queueName: stack.queueName });
+  try {
+    const worker = await stack.addWorker();
+    print(`  redis     ${stack.redisUrl}${env.REDIS_URL ? ' (from REDIS_URL)' : ''}`);
+    print(`  emulator  SMTP 127.0.0.1:${stack.emulator.smtpPort} (STARTTLS, XOAUTH2), Entra ID https://127.0.0.1:${stack.emulator.httpsPort}`);
+    print(`  worker    pid ${worker.pid}, metrics http://127.0.0.1:${worker.httpPort}/metrics`);
+    print(`  limits    noreply@ 10 and billing@ 30 messages per emulated minute of ${TIME_UNIT_MS / 1000} s`);
+
+    const results = await client.sendMany(messages);
+    print(`Enqueued ${results.length} messages from ${file}`);
+    const finals = await follow(client, results.map((result) => result.id), options.timeoutMs ?? 90_000, print);
+    return report(stack, finals, messages.length, print);
+  } finally {
+    await client.close();
+    await stack.stop();
+  }
+}
+
+async function follow(
+  client: MailClient,
+  ids: string[],
+  timeoutMs: number,
+  print: (line: string) => void,
+): Promise<Map<string, DeliveryStatus>> {
+  const finals = new Map<string, DeliveryStatus>();
+  const announcedWaits = new Set<string>();
+  const deadline = Date.now() + timeoutMs;
+
+  while (finals.size < ids.length && Date.now() < deadline) {
+    for (const id of ids) {
+      if (finals.has(id)) continue;
+      const status = await client.status(id);
+      if (!status) continue;
+      if (FINAL_STATES.has(status.state)) {
+        finals.set(id, status);
+        print(`  ${status.state.padEnd(8)} ${status.mailbox.padEnd(24)} ${id}  ${status.reply ?? status.failureReason ?? ''}`);
+      } else if (status.state === 'waiting_for_mailbox' && !announcedWaits.has(id)) {
+        announcedWaits.add(id);
+        const inMs = status.nextAttemptAt ? Date.parse(status.nextAttemptAt) - Date.now() : 0;
+        print(`  waiting  ${status.mailbox.padEnd(24)} ${id}  ${status.waitReason}, next slot in ${(inMs / 1000).toFixed(1)} s`);
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return finals;
+}
+
+function report(stack: LocalStack, finals: Map<string, DeliveryStatus>, total: number, print: (line: string) => void): number {
+  const delivered = [...finals.values()].filter((status) => status.state === 'sent').length;
+  const stats = stack.emulator.stats();
+  const throttling = (stats.repliesByCode['432'] ?? 0) + stats.violations.rate;
+  const authFailures = stats.violations.auth;
+
+  print(`Emulator: ${stack.emulator.messages().length} messages accepted, ${throttling} throttling replies, ${authFailures} authentication failures, ${stats.duplicateMessageIds} duplicate Message-IDs`);
+  print(`delivered ${delivered} of ${total}`);
+  const clean = throttling === 0 && authFailures === 0 && stats.duplicateMessageIds === 0;
+  return delivered === total && clean ? 0 : 1;
+}
