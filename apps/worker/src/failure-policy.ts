@@ -35,8 +35,10 @@ export class FailurePolicy {
   }
 
   async complete(context: FailureContext, result: SubmitResult): Promise<SendResult> {
-    const { guard, status, metrics, logger } = this.#deps;
+    const { guard, status, metrics, logger, gate, directory } = this.#deps;
     await guard.markSent(context.payload.messageId, result.response);
+    const mailbox = directory.resolve(context.payload.message.from.address);
+    if (mailbox) await gate.markAccepted(mailbox, context.jobId);
     await status.update(context.jobId, {
       state: 'sent',
       sentAt: new Date().toISOString(),

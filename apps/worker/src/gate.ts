@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PostroomKeys } from '@postroom/core';
 import type { Redis } from 'ioredis';
 import type { MailboxConfig } from './config.js';
-import { ACQUIRE_SCRIPT, LEASE_SCRIPT, RENEW_SCRIPT } from './gate-scripts.js';
+import { ACCEPTED_SCRIPT, ACQUIRE_SCRIPT, LEASE_SCRIPT, RENEW_SCRIPT } from './gate-scripts.js';
 
 export type GateDecision = { allowed: true } | { allowed: false; retryAtMs: number; reason: string };
 
@@ -19,7 +19,8 @@ export interface GateOptions {
 }
 
 interface GateCommands {
-  postroomAcquire(...args: (string | number)[]): Promise<[number, number, string]>;
+  postroomAcquire(...args: (string | number)[]): Promise<[number, number, string, number]>;
+  postroomAccepted(...args: (string | number)[]): Promise<number>;
   postroomLease(...args: (string | number)[]): Promise<number>;
   postroomRenew(...args: (string | number)[]): Promise<number>;
 }
@@ -34,7 +35,8 @@ export class MailboxGate {
   readonly #options: GateOptions;
 
   constructor(redis: Redis, keys: PostroomKeys, options: GateOptions) {
-    redis.defineCommand('postroomAcquire', { numberOfKeys: 4, lua: ACQUIRE_SCRIPT });
+    redis.defineCommand('postroomAcquire', { numberOfKeys: 5, lua: ACQUIRE_SCRIPT });
+    redis.defineCommand('postroomAccepted', { numberOfKeys: 1, lua: ACCEPTED_SCRIPT });
     redis.defineCommand('postroomLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
     redis.defineCommand('postroomRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
     this.#redis = redis as Redis & GateCommands;
@@ -59,14 +61,14 @@ export class MailboxGate {
     const keys = this.#keys.mailbox(mailbox.address);
     const { messagesPerWindow, rateWindowMs, maxConnections } = mailbox.limits;
     const intervalMs = (rateWindowMs + this.#options.rateGuardMs) / messagesPerWindow;
-    const lateToleranceMs = Math.max(20, this.#options.rateGuardMs / 2);
+    const lateToleranceMs = Math.max(50, this.#options.rateGuardMs / 2);
 
-    const [allowed, retryAtMs, reason] = await this.#redis.postroomAcquire(
+    const [allowed, retryAtMs, reason, redisNowMs] = await this.#redis.postroomAcquire(
       keys.nextSlot,
       keys.leases,
       keys.health,
-      `${keys.nextSlot}:reservations`,
-      Date.now(),
+      keys.reservations,
+      keys.rateLog,
       intervalMs,
       jobId,
       leaseId,
@@ -74,21 +76,31 @@ export class MailboxGate {
       maxConnections,
       lateToleranceMs,
       this.#options.connectionWaitMs,
+      rateWindowMs,
+      messagesPerWindow,
     );
-    return allowed === 1 ? { allowed: true } : { allowed: false, retryAtMs: Number(retryAtMs), reason };
+    if (allowed === 1) return { allowed: true };
+    // Convert from Redis's clock to this process's clock, which BullMQ's delays use.
+    const localRetryAtMs = Date.now() + (Number(retryAtMs) - Number(redisNowMs));
+    return { allowed: false, retryAtMs: localRetryAtMs, reason };
+  }
+
+  /** Records in the rate log the time the server accepted a job's message. */
+  async markAccepted(mailbox: MailboxConfig, jobId: string): Promise<void> {
+    await this.#redis.postroomAccepted(this.#keys.mailbox(mailbox.address).rateLog, jobId);
   }
 
   /** Takes a connection lease without a send slot. */
   async takeLease(mailbox: MailboxConfig, leaseId: string): Promise<boolean> {
     const keys = this.#keys.mailbox(mailbox.address);
-    const taken = await this.#redis.postroomLease(keys.leases, Date.now(), leaseId, this.#options.leaseTtlMs, mailbox.limits.maxConnections);
+    const taken = await this.#redis.postroomLease(keys.leases, leaseId, this.#options.leaseTtlMs, mailbox.limits.maxConnections);
     return taken === 1;
   }
 
   /** Extends a held lease; false means it had expired and the connection must close. */
   async renewLease(mailbox: MailboxConfig, leaseId: string): Promise<boolean> {
     const keys = this.#keys.mailbox(mailbox.address);
-    return (await this.#redis.postroomRenew(keys.leases, Date.now(), leaseId, this.#options.leaseTtlMs)) === 1;
+    return (await this.#redis.postroomRenew(keys.leases, leaseId, this.#options.leaseTtlMs)) === 1;
   }
 
   async releaseLease(mailbox: MailboxConfig, leaseId: string): Promise<void> {

@@ -22,12 +22,14 @@ export function postroomKeys(queueName: string) {
     status: (jobId: string) => `${base}:status:${jobId}`,
     /** String set once a submission is accepted by the server, keyed by Message-ID. */
     submission: (messageId: string) => `${base}:submitted:${messageId}`,
-    /** Per-mailbox gate keys: reservation time, connection leases, rolling recipients, health. */
+    /** Per-mailbox gate keys: next slot, leases, recipients, health, reservations, rate log. */
     mailbox: (address: string) => ({
       nextSlot: `${base}:mb:${address}:tat`,
       leases: `${base}:mb:${address}:leases`,
       recipients: `${base}:mb:${address}:rcpt`,
       health: `${base}:mb:${address}:health`,
+      reservations: `${base}:mb:${address}:reservations`,
+      rateLog: `${base}:mb:${address}:sends`,
     }),
   };
 }
