@@ -1,5 +1,77 @@
-/** Dispatches the commands that work against a configured Redis. */
+import { parseArgs } from 'node:util';
+import { MailClient } from '@postroom/client';
+import { DEFAULT_QUEUE_NAME, type MessageInput } from '@postroom/core';
+import { readJsonLines } from '../jsonl.js';
+import { runDeadLetters } from './dead-letters.js';
+import { runMailbox } from './mailbox.js';
+
+export interface CliEnv {
+  redisUrl: string;
+  queueName: string;
+}
+
+/** Reads the two variables every Redis command needs. */
+export function cliEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
+  return {
+    redisUrl: env.POSTROOM_REDIS_URL ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    queueName: env.POSTROOM_QUEUE_NAME ?? DEFAULT_QUEUE_NAME,
+  };
+}
+
+/** Dispatches the commands that work against a configured Redis. Returns the exit code. */
 export async function runCommand(command: string, args: string[]): Promise<number> {
-  process.stderr.write(`postroom: unknown command "${command}" (args: ${args.length}); run postroom help\n`);
-  return 2;
+  const env = cliEnv();
+  switch (command) {
+    case 'send':
+      return runSend(env, args);
+    case 'status':
+      return runStatus(env, args);
+    case 'mailbox':
+      return runMailbox(env, args);
+    case 'dead-letters':
+      return runDeadLetters(env, args);
+    default:
+      process.stderr.write(`postroom: unknown command "${command}"; run postroom help\n`);
+      return 2;
+  }
+}
+
+async function runSend(env: CliEnv, args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { file: { type: 'string', short: 'f' } } });
+  if (!values.file) {
+    process.stderr.write('postroom send: --file is required, a JSON Lines file with one message per line\n');
+    return 2;
+  }
+  const messages = (await readJsonLines(values.file)) as MessageInput[];
+  const client = new MailClient({ connection: env.redisUrl, queueName: env.queueName });
+  try {
+    const results = await client.sendMany(messages);
+    for (const result of results) {
+      process.stdout.write(`${result.id}${result.duplicate ? ' duplicate' : ''}\n`);
+    }
+    process.stderr.write(`enqueued ${results.length} messages to ${env.queueName}\n`);
+    return 0;
+  } finally {
+    await client.close();
+  }
+}
+
+async function runStatus(env: CliEnv, args: string[]): Promise<number> {
+  const [id] = args;
+  if (!id) {
+    process.stderr.write('postroom status: give the message id that send returned\n');
+    return 2;
+  }
+  const client = new MailClient({ connection: env.redisUrl, queueName: env.queueName });
+  try {
+    const status = await client.status(id);
+    if (!status) {
+      process.stderr.write(`postroom status: no message ${id} in queue ${env.queueName}\n`);
+      return 1;
+    }
+    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    return 0;
+  } finally {
+    await client.close();
+  }
 }

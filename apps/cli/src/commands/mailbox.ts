@@ -1,0 +1,59 @@
+import { postroomKeys } from '@postroom/core';
+import { Redis } from 'ioredis';
+import type { CliEnv } from './index.js';
+
+const USAGE = 'usage: postroom mailbox list | pause <address> | resume <address>\n';
+
+/** Lists mailboxes with state, limits and usage, or pauses and resumes one for every worker. */
+export async function runMailbox(env: CliEnv, args: string[]): Promise<number> {
+  const [action, address] = args;
+  const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 3 });
+  const keys = postroomKeys(env.queueName);
+  try {
+    const registry = await redis.hgetall(keys.mailboxRegistry);
+    if (action === 'list') return await list(redis, env, registry);
+    if ((action === 'pause' || action === 'resume') && address) {
+      if (!(address in registry)) {
+        process.stderr.write(`postroom mailbox: ${address} is not a configured mailbox (known: ${Object.keys(registry).join(', ') || 'none'})\n`);
+        return 1;
+      }
+      const health = keys.mailbox(address).health;
+      if (action === 'pause') {
+        await redis.hset(health, { state: 'paused', until: 0, reason: 'paused by operator', changedAt: Date.now() });
+      } else {
+        await redis.del(health);
+      }
+      process.stdout.write(`${address} ${action === 'pause' ? 'paused' : 'resumed'} for every worker\n`);
+      return 0;
+    }
+    process.stderr.write(USAGE);
+    return 2;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+async function list(redis: Redis, env: CliEnv, registry: Record<string, string>): Promise<number> {
+  const keys = postroomKeys(env.queueName);
+  const rows = [['MAILBOX', 'STATE', 'SENT/WINDOW', 'CONNECTIONS', 'REASON']];
+  for (const [address, raw] of Object.entries(registry)) {
+    const { limits } = JSON.parse(raw) as { limits: { messagesPerWindow: number; rateWindowMs: number; maxConnections: number } };
+    const mailboxKeys = keys.mailbox(address);
+    const nowMs = Date.now();
+    const [health, sent, connections] = await Promise.all([
+      redis.hgetall(mailboxKeys.health),
+      redis.zcount(mailboxKeys.rateLog, nowMs - limits.rateWindowMs, '+inf'),
+      redis.zcount(mailboxKeys.leases, nowMs, '+inf'),
+    ]);
+    const expired = Number(health.until ?? 0) > 0 && Number(health.until) <= nowMs;
+    const state = !health.state || expired ? 'healthy' : health.state;
+    rows.push([address, state, `${sent}/${limits.messagesPerWindow}`, `${connections}/${limits.maxConnections}`, state === 'healthy' ? '' : (health.reason ?? '')]);
+  }
+  if (rows.length === 1) {
+    process.stdout.write(`no mailboxes registered in queue ${env.queueName}; start a worker first\n`);
+    return 0;
+  }
+  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
+  for (const row of rows) process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}\n`);
+  return 0;
+}
