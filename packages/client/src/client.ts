@@ -31,13 +31,13 @@ export interface SendOptions {
 
 type SendQueue = Queue<JobPayload, unknown, typeof SEND_JOB_NAME>;
 
-// Job states from which `cancel` may remove a job; BullMQ refuses to remove locked (active) jobs.
+// Job states from which `cancel` may remove a job. BullMQ rejects removing a locked (active) job.
 const CANCELLABLE_STATES = new Set(['waiting', 'prioritized', 'delayed']);
 
 /**
  * Producer of Postroom mail: validates messages and enqueues them as BullMQ jobs for the
- * workers, and reads what happened to them. One instance per process is enough; it is safe to
- * call concurrently.
+ * workers, and reads what happened to them. One instance per process is enough, and its methods
+ * are safe to call concurrently.
  */
 export class MailClient {
   readonly #settings: ClientSettings;
@@ -67,7 +67,7 @@ export class MailClient {
    * Validates a message and enqueues it. Resolves once the job is stored in Redis.
    *
    * @throws ValidationError listing every problem; nothing was enqueued.
-   * @throws SenderNotAllowedError when workers publish mailboxes and `from` is none of them.
+   * @throws SenderNotAllowedError when workers publish their mailboxes and none serves `from`.
    * @throws IdempotencyConflictError when the key was used for a different message.
    * @throws Redis errors (such as OOM or a lost connection) as ioredis reports them.
    */
@@ -113,7 +113,8 @@ export class MailClient {
     this.#assertOpen();
     const record = await this.#redis.hgetall(this.#keys.status(id));
     const hasRecord = Object.keys(record).length > 0;
-    if (hasRecord && !needsJobData(record)) return statusFromRecord(id, record, undefined, undefined);
+    if (hasRecord && !needsJobData(record))
+      return statusFromRecord(id, record, undefined, undefined);
 
     const job: SendJob | undefined = await this.#getQueue().getJob(id);
     const jobState = job ? await job.getState() : undefined;
@@ -132,11 +133,11 @@ export class MailClient {
     if (!job || !CANCELLABLE_STATES.has(await job.getState())) return false;
 
     try {
-      // NOTE: a worker can take and finish the job between getState and remove; the removal then
-      // deletes a finished job and the message is reported cancelled although it was sent.
+      // NOTE: a worker can take and finish the job between getState and remove. The removal then
+      // deletes the finished job, so a message that was sent is reported as cancelled.
       await job.remove();
     } catch (error) {
-      // remove() fails when a worker locked the job meanwhile; any other cause is re-thrown.
+      // remove() fails when a worker has locked the job meanwhile. Any other cause is re-thrown.
       if (!CANCELLABLE_STATES.has(await job.getState())) return false;
       throw error;
     }
@@ -147,7 +148,7 @@ export class MailClient {
 
   /**
    * Closes the queue, then the Redis connection if the client created it. A caller's ioredis
-   * client stays open. Safe to call more than once; later calls return the same promise.
+   * client stays open. Safe to call more than once, because later calls return the same promise.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown();
@@ -217,6 +218,6 @@ export class MailClient {
 
   async #shutdown(): Promise<void> {
     await this.#queue?.close();
-    if (this.#ownsRedis) await closeConnection(this.#redis);
+    if (this.#ownsRedis) await closeConnection(this.#redis, this.#settings.onError);
   }
 }

@@ -2,11 +2,11 @@ import { ConfigError } from '@postroom/core';
 import { Redis, type RedisOptions } from 'ioredis';
 
 /**
- * Reconnection attempts after which ioredis rejects a queued command. With ioredis 6's default
- * retry strategy (50 ms doubling up to 5 s, plus up to 200 ms jitter) a command sent while Redis
- * refuses connections fails within about 1 s at first and within about 21 s (4 attempts of
- * 5.2 s) during a long outage. When Redis does not answer at all, each attempt also waits up to `connectTimeout`
- * (10 s by default).
+ * Reconnection attempts after which ioredis rejects a queued command. ioredis 6 retries after
+ * 50 ms, doubling up to 5 s, plus up to 200 ms of jitter. So while Redis refuses connections, a
+ * command fails within about 1 s at first, and within about 21 s (4 attempts of 5.2 s) once the
+ * outage is long. When Redis does not answer at all, each attempt also waits up to
+ * `connectTimeout` (10 s by default).
  */
 export const DEFAULT_MAX_RETRIES_PER_REQUEST = 3;
 
@@ -30,33 +30,46 @@ export function openConnection(
       throw new ConfigError('invalid MailClient options', [
         {
           path: 'connection',
-          message: `the ioredis client has keyPrefix "${connection.options.keyPrefix}", which would move every key; pass a client without keyPrefix`,
+          message: `the ioredis client has keyPrefix "${connection.options.keyPrefix}", which would change every key name. Pass a client without keyPrefix`,
         },
       ]);
     }
     return { redis: connection, owned: false };
   }
 
-  const defaults: RedisOptions = { maxRetriesPerRequest: DEFAULT_MAX_RETRIES_PER_REQUEST };
+  // The SDK reads replies in ioredis's default ("legacy") shapes, whatever the options set.
   const redis =
     typeof connection === 'string'
-      ? new Redis(connection, defaults)
-      : new Redis({ ...defaults, ...connection });
+      ? new Redis(connection, {
+          maxRetriesPerRequest: DEFAULT_MAX_RETRIES_PER_REQUEST,
+          replyMapping: 'legacy',
+        })
+      : new Redis({
+          maxRetriesPerRequest: DEFAULT_MAX_RETRIES_PER_REQUEST,
+          ...connection,
+          replyMapping: 'legacy',
+        });
   // Without a listener ioredis prints every reconnection failure to the console.
   redis.on('error', onError);
   return { redis, owned: true };
 }
 
-/** Closes a client the SDK created: QUIT when connected, else drop the socket at once. */
-export async function closeConnection(redis: Redis): Promise<void> {
+/**
+ * Closes a client the SDK created: QUIT when connected, else drop the socket at once. A failed
+ * QUIT is passed to `onError`, and the socket is dropped.
+ */
+export async function closeConnection(
+  redis: Redis,
+  onError: (error: Error) => void,
+): Promise<void> {
   if (redis.status !== 'ready') {
     redis.disconnect();
     return;
   }
   try {
     await redis.quit();
-  } catch {
-    // QUIT fails only when the connection is already broken; dropping it is all that is left.
+  } catch (error) {
+    onError(error instanceof Error ? error : new Error(String(error)));
     redis.disconnect();
   }
 }

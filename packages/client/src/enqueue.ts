@@ -28,7 +28,7 @@ const PRIORITY_RANK = { high: 1, normal: 5, low: 10 } as const;
 
 /**
  * Builds the job options the worker expects. `attempts` is 1 because the worker runs its own
- * retry policy; completed jobs stay as long as idempotency keys, so a repeated key finds its job.
+ * retry policy. Completed jobs stay as long as idempotency keys, so a repeated key finds its job.
  */
 export function jobOptionsFor(
   message: Message,
@@ -51,8 +51,8 @@ export function jobOptionsFor(
 
 /**
  * Turns validated messages into jobs to add and results in input order. Messages without an
- * idempotency key get new ids without any Redis call. Keyed messages are claimed together; a key
- * repeated inside the list names one job, and later uses of it are duplicates.
+ * idempotency key get new ids without any Redis call. Keyed messages are claimed together. A key
+ * repeated inside the list names one job, and its later uses are duplicates.
  */
 export async function planJobs(
   messages: readonly Message[],
@@ -71,37 +71,42 @@ export async function planJobs(
   const firstIndexByKey = new Map<string, number>();
   payloads.forEach((payload, index) => {
     const key = payload.message.idempotencyKey;
-    if (key === undefined) {
-      const jobId = createJobId();
-      results[index] = { id: jobId, duplicate: false };
-      addJob(payload, jobId);
-    } else if (!firstIndexByKey.has(key)) {
-      firstIndexByKey.set(key, index);
+    if (key !== undefined) {
+      if (!firstIndexByKey.has(key)) firstIndexByKey.set(key, index);
+      return;
     }
-  });
-  if (firstIndexByKey.size === 0) return { jobs, results };
-
-  const leaders = [...firstIndexByKey.values()];
-  const claims = await store.claim(
-    leaders.map((index) => {
-      const payload = payloads[index] as JobPayload;
-      return { key: payload.message.idempotencyKey as string, payloadHash: payload.payloadHash };
-    }),
-  );
-  leaders.forEach((index, position) => {
-    const claim = claims[position];
-    const payload = payloads[index] as JobPayload;
-    if (!claim) return;
-    results[index] = { id: claim.jobId, duplicate: claim.duplicate };
-    if (claim.enqueue) addJob(payload, claim.jobId);
+    const jobId = createJobId();
+    results[index] = { id: jobId, duplicate: false };
+    addJob(payload, jobId);
   });
 
-  // Later messages with a key already seen in this list repeat the first one.
+  if (firstIndexByKey.size > 0) {
+    await planKeyedJobs(payloads, firstIndexByKey, store, results, addJob);
+  }
+  return { jobs, results };
+}
+
+async function planKeyedJobs(
+  payloads: readonly JobPayload[],
+  firstIndexByKey: ReadonlyMap<string, number>,
+  store: IdempotencyStore,
+  results: SendResult[],
+  addJob: (payload: JobPayload, jobId: string) => void,
+): Promise<void> {
+  const requests = [...firstIndexByKey].map(([key, index]) => ({
+    key,
+    payloadHash: (payloads[index] as JobPayload).payloadHash,
+  }));
+  const claims = await store.claim(requests);
+  const claimByKey = new Map(requests.map((request, position) => [request.key, claims[position]]));
+
   payloads.forEach((payload, index) => {
     const key = payload.message.idempotencyKey;
-    if (key === undefined || firstIndexByKey.get(key) === index) return;
-    const leader = results[firstIndexByKey.get(key) as number] as SendResult;
-    results[index] = { id: leader.id, duplicate: true };
+    const claim = key === undefined ? undefined : claimByKey.get(key);
+    if (key === undefined || !claim) return;
+
+    const isFirst = firstIndexByKey.get(key) === index;
+    results[index] = { id: claim.jobId, duplicate: claim.duplicate || !isFirst };
+    if (isFirst && claim.enqueue) addJob(payload, claim.jobId);
   });
-  return { jobs, results };
 }

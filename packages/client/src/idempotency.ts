@@ -16,7 +16,7 @@ export interface IdempotencyClaim {
   enqueue: boolean;
 }
 
-// A key can expire between a failed SET NX and the GET that follows; each round retries those.
+// A key can expire between a failed SET NX and the GET that follows, so a new round retries it.
 const MAX_CLAIM_ROUNDS = 3;
 
 // Deletes each key only while it still stores the value this caller wrote.
@@ -72,7 +72,7 @@ export class IdempotencyStore {
     }
     if (pending.length > 0) {
       throw new Error(
-        `idempotency keys expired ${MAX_CLAIM_ROUNDS} times while being claimed; check that idempotencyWindowMs is not tiny`,
+        `idempotency keys expired ${MAX_CLAIM_ROUNDS} times while being claimed; set idempotencyWindowMs to at least a few seconds`,
       );
     }
 
@@ -173,7 +173,7 @@ export class IdempotencyStore {
   }
 }
 
-/** Runs a pipeline and returns its replies; rejects with the first command error. */
+/** Runs a pipeline and returns its replies. Rejects with the first error of any command. */
 export async function execPipeline(pipeline: ChainableCommander): Promise<unknown[]> {
   const replies = (await pipeline.exec()) ?? [];
   const replyValues: unknown[] = [];

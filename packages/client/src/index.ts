@@ -3,15 +3,15 @@
  * workers, and reports what happened to each message.
  */
 export {
-  type DeliveryState,
-  type DeliveryStatus,
+  ConfigError,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_QUEUE_NAME,
+  type DeliveryState,
+  type DeliveryStatus,
   IdempotencyConflictError,
   type MailAddress,
   type MessageInput,
   PostroomError,
-  ConfigError,
   type ReplyClass,
   SenderNotAllowedError,
   ValidationError,

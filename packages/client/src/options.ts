@@ -16,8 +16,8 @@ export const DEFAULT_SENDER_CACHE_MS = 5000;
 export interface MailClientOptions {
   /**
    * Redis to enqueue into: a `redis://` URL, ioredis options, or an ioredis client that the
-   * caller owns. The client keeps a caller's client open on `close()`; it closes a connection
-   * that it created from a URL or options.
+   * caller owns. `close()` leaves a caller's client open and closes a connection that the
+   * client created from a URL or options.
    *
    * Connections created from a URL or options fail a command after 3 reconnection attempts
    * (ioredis `maxRetriesPerRequest: 3`), so `send` rejects within seconds when Redis is down
@@ -84,5 +84,8 @@ export function resolveSettings(options: MailClientOptions): ClientSettings {
 
 function checkInteger(issues: ValidationIssue[], name: string, value: number, min: number): void {
   if (Number.isSafeInteger(value) && value >= min) return;
-  issues.push({ path: name, message: `${name} must be an integer of at least ${min}, got ${value}` });
+  issues.push({
+    path: name,
+    message: `${name} must be an integer of at least ${min}, got ${value}`,
+  });
 }

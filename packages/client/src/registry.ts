@@ -20,7 +20,7 @@ export class MailboxSnapshot {
     this.#mailboxes = mailboxes;
   }
 
-  /** Parses the fields of the registry hash; a value that is not valid JSON counts as `{}`. */
+  /** Parses the fields of the registry hash. A value that is not valid JSON counts as `{}`. */
   static fromHash(hash: Record<string, string>): MailboxSnapshot {
     const mailboxes = new Map<string, MailboxEntry>();
     for (const [address, value] of Object.entries(hash)) {
@@ -74,7 +74,7 @@ export class MailboxSnapshot {
   }
 }
 
-/** Reads the mailbox registry from Redis and caches it; concurrent callers share one read. */
+/** Reads the mailbox registry from Redis and caches it. Concurrent callers share one read. */
 export class MailboxRegistry {
   readonly #redis: Redis;
   readonly #key: string;

@@ -24,14 +24,14 @@ const DELIVERY_STATES: ReadonlySet<string> = new Set<DeliveryState>([
 /** Fields of the status hash that the job's data can fill in when the worker has not. */
 const IDENTITY_FIELDS = ['messageId', 'mailbox', 'enqueuedAt'] as const;
 
-/** Whether the status hash lacks a field that only the job's data can supply. */
+/** Reports whether the status hash lacks a field that only the job's data can supply. */
 export function needsJobData(record: Record<string, string>): boolean {
   return IDENTITY_FIELDS.some((field) => record[field] === undefined);
 }
 
 /**
  * Builds a status from the worker's status hash, filling identity fields from the job's data.
- * Returns undefined when the hash holds no known state and there is no job to derive one from.
+ * Returns undefined when the hash contains no known state and no job state can replace it.
  */
 export function statusFromRecord(
   id: string,
@@ -66,7 +66,7 @@ export function statusFromRecord(
 
 /**
  * Derives a status from the BullMQ job alone, before the worker has written a status hash.
- * Returns undefined for a job state that says nothing about delivery (`unknown`).
+ * Returns undefined for the job state `unknown`, which does not describe delivery.
  */
 export function statusFromJob(
   id: string,
@@ -84,7 +84,7 @@ export function statusFromJob(
   return status;
 }
 
-// Completed and failed jobs normally have a status hash; the mapping covers a worker that died
+// Completed and failed jobs normally have a status hash. Their mapping covers a worker that died
 // between finishing the job and writing the hash.
 function deriveState(jobState: JobState | 'unknown' | undefined): DeliveryState | undefined {
   switch (jobState) {
@@ -105,10 +105,9 @@ function deriveState(jobState: JobState | 'unknown' | undefined): DeliveryState 
   }
 }
 
-function identityOf(payload: JobPayload | undefined): Pick<
-  DeliveryStatus,
-  (typeof IDENTITY_FIELDS)[number]
-> {
+function identityOf(
+  payload: JobPayload | undefined,
+): Pick<DeliveryStatus, (typeof IDENTITY_FIELDS)[number]> {
   if (payload?.version !== 1) return { messageId: '', mailbox: '', enqueuedAt: '' };
   return {
     messageId: payload.messageId,

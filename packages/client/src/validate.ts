@@ -66,7 +66,7 @@ export function validateBatch(
 
 /**
  * Applies the `idempotencyKey` option of `send` to the message, so that the schema checks it and
- * the worker sees it. A different key inside the message is an error rather than a silent choice.
+ * the worker receives it. A different key inside the message is an error rather than a silent choice.
  */
 export function withIdempotencyKey(input: unknown, key: string | undefined): unknown {
   if (key === undefined || typeof input !== 'object' || input === null || Array.isArray(input)) {
