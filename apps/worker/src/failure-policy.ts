@@ -55,8 +55,12 @@ export class FailurePolicy {
   }
 
   /** Delays the job until `retryAtMs` without spending an attempt, unless that passes the deadline. */
-  async wait(context: FailureContext, retryAtMs: number, reason: string, deadline: number): Promise<never> {
-    if (retryAtMs >= deadline) {
+  async wait(context: FailureContext, requestedRetryAtMs: number, reason: string, deadline: number): Promise<never> {
+    // A parked job is normally woken early by promotion, so its fallback wake-up only needs to
+    // come no later than the deadline.
+    const parked = reason === 'parked' || reason === 'paused' || reason === 'blocked' || reason === 'auth_failed';
+    const retryAtMs = parked ? Math.min(requestedRetryAtMs, deadline) : requestedRetryAtMs;
+    if (!parked && retryAtMs >= deadline) {
       const why = reason === 'throttled' ? 'throttled_too_long' : `expired_waiting_for_${reason}`;
       return this.expire(context, `deadline passed while waiting (${reason})`, why);
     }

@@ -15,71 +15,133 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
  *
  * KEYS: 1 next free send slot (GCRA theoretical arrival time), 2 connection leases (sorted set of
  * lease id by expiry), 3 mailbox health (hash), 4 slot reservations (hash of job id to slot
- * time), 5 rate log (sorted set of job id by send time, moved to the acceptance time on success).
- * ARGV: 1 emission interval, 2 job id, 3 lease id ('' when the caller already holds a connection
- * lease), 4 lease ttl, 5 max connections, 6 late tolerance, 7 connection wait, 8 rate window,
- * 9 messages per window.
+ * time), 5 rate log (sorted set of job id by send time, moved to the acceptance time on success),
+ * 6 parked jobs (sorted set of job id by priority tier and enqueue time), 7 recipient counts
+ * (hash of time bucket to recipients).
+ * ARGV: 1 JSON object with the fields read at the top of the script.
  *
- * Returns {1, now, 'ok', now} or {0, retryAtMs, reason, now}. The GCRA slot spreads sends evenly;
- * the rate log is the hard limit: a send starts only when fewer than `limit` sends were started
- * or accepted within the last window. Because a log entry carries the time the worker saw the
- * acceptance, which is after the server counted it, jitter in connection setup or scheduling
- * cannot fit one message too many into any window the server measures.
+ * Returns {allowed, retryAtMs, reason, now, promoteJobId}.
  *
- * A job that must wait keeps its reservation, so that it is not overtaken when it comes back; a
- * reservation used more than the late tolerance after its time is dropped and a new slot taken.
+ * - The GCRA slot spreads sends evenly, and only slots within `horizon` of now are handed out.
+ *   Every other job is parked in priority order and woken (promoted) one at a time as slots are
+ *   used, so a high-priority job overtakes any backlog and waiting costs O(1) per job.
+ * - The rate log is the hard limit: a send starts only when fewer than `limit` sends were
+ *   started or accepted within the last window. A log entry carries the time the worker saw the
+ *   acceptance, which is after the server counted it, so jitter in connection setup or
+ *   scheduling cannot fit one message too many into a window the server measures.
+ * - Recipients are counted in time buckets; a bucket counts until all of it has left the
+ *   window, which errs on the side of sending later.
+ * - A job that waits for its slot keeps its reservation, unless it comes back later than the
+ *   late tolerance, because sending late would shrink the gap to the next message.
  */
-export const ACQUIRE_SCRIPT = `${REDIS_NOW}local interval = tonumber(ARGV[1])
-local jobId = ARGV[2]
-local leaseId = ARGV[3]
-local windowMs = tonumber(ARGV[8])
-local limit = tonumber(ARGV[9])
+export const ACQUIRE_SCRIPT = `${REDIS_NOW}
+local a = cjson.decode(ARGV[1])
+
+local function promoteNext()
+  local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if tat - now > a.horizon then
+    return ''
+  end
+  local popped = redis.call('ZPOPMIN', KEYS[6])
+  return popped[1] or ''
+end
+
+local function park()
+  redis.call('ZADD', KEYS[6], a.parkScore, a.jobId)
+  local backlog = redis.call('ZCARD', KEYS[6])
+  return now + (backlog + 2) * a.interval * 2 + a.window
+end
 
 local state = redis.call('HGET', KEYS[3], 'state')
 if state and state ~= 'healthy' then
   local untilMs = tonumber(redis.call('HGET', KEYS[3], 'until') or '0')
   if untilMs == 0 then
-    return {0, now + tonumber(ARGV[7]) * 10, state, now}
+    return {0, park(), state, now, ''}
   end
   if untilMs > now then
-    return {0, untilMs, state, now}
+    return {0, untilMs, state, now, ''}
   end
   redis.call('DEL', KEYS[3])
 end
 
-local slot = tonumber(redis.call('HGET', KEYS[4], jobId) or '-1')
-if slot < 0 or now > slot + tonumber(ARGV[6]) then
-  local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-  slot = math.max(tat, now)
-  redis.call('SET', KEYS[1], slot + interval, 'PX', math.ceil(slot - now + interval * 2))
+local slot = tonumber(redis.call('HGET', KEYS[4], a.jobId) or '-1')
+if slot < 0 or now > slot + a.lateTolerance then
+  redis.call('HDEL', KEYS[4], a.jobId)
+  local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
+  local best = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
+  local betterParked = best[1] ~= nil and best[1] ~= a.jobId and tonumber(best[2]) < a.parkScore
+  if tat - now > a.horizon or betterParked then
+    local retryAt = park()
+    local promote = ''
+    if tat - now <= a.horizon then
+      promote = promoteNext()
+    end
+    return {0, retryAt, 'parked', now, promote}
+  end
+  redis.call('ZREM', KEYS[6], a.jobId)
+  slot = tat
+  redis.call('SET', KEYS[1], slot + a.interval, 'PX', math.ceil(slot - now + a.interval * 2))
 end
+
 if slot <= now then
-  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - windowMs)
-  if redis.call('ZCARD', KEYS[5]) >= limit then
+  redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - a.window)
+  if redis.call('ZCARD', KEYS[5]) >= a.limit then
     local oldest = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
-    slot = tonumber(oldest[2]) + windowMs + 1
+    slot = tonumber(oldest[2]) + a.window + 1
   end
 end
 if slot > now then
-  redis.call('HSET', KEYS[4], jobId, slot)
+  redis.call('HSET', KEYS[4], a.jobId, slot)
   redis.call('PEXPIRE', KEYS[4], math.ceil(slot - now + 3600000))
-  return {0, slot, 'rate_limit', now}
+  return {0, slot, 'rate_limit', now, ''}
 end
 
-if leaseId ~= '' then
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-  if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[5]) then
-    redis.call('HSET', KEYS[4], jobId, now)
-    redis.call('PEXPIRE', KEYS[4], 3600000)
-    return {0, now + tonumber(ARGV[7]), 'connections', now}
+local bucket = math.floor(now / a.bucket)
+local firstLive = math.floor((now - a.recipientWindow) / a.bucket)
+local counts = redis.call('HGETALL', KEYS[7])
+local live = {}
+local used = 0
+for i = 1, #counts, 2 do
+  local index = tonumber(counts[i])
+  if index < firstLive then
+    redis.call('HDEL', KEYS[7], counts[i])
+  else
+    local count = tonumber(counts[i + 1])
+    used = used + count
+    table.insert(live, {index, count})
   end
-  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), leaseId)
-  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]) * 2)
 end
-redis.call('HDEL', KEYS[4], jobId)
-redis.call('ZADD', KEYS[5], now, jobId)
-redis.call('PEXPIRE', KEYS[5], windowMs * 2)
-return {1, now, 'ok', now}
+if used + a.recipients > a.recipientLimit then
+  table.sort(live, function(x, y) return x[1] < y[1] end)
+  local freed = 0
+  local retryAt = now + a.recipientWindow
+  for _, entry in ipairs(live) do
+    freed = freed + entry[2]
+    if used - freed + a.recipients <= a.recipientLimit then
+      retryAt = (entry[1] + 1) * a.bucket + a.recipientWindow
+      break
+    end
+  end
+  return {0, retryAt, 'recipient_quota', now, ''}
+end
+
+if a.leaseId ~= '' then
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+  if redis.call('ZCARD', KEYS[2]) >= a.maxConnections then
+    redis.call('HSET', KEYS[4], a.jobId, now)
+    redis.call('PEXPIRE', KEYS[4], 3600000)
+    return {0, now + a.connectionWait, 'connections', now, ''}
+  end
+  redis.call('ZADD', KEYS[2], now + a.leaseTtl, a.leaseId)
+  redis.call('PEXPIRE', KEYS[2], a.leaseTtl * 2)
+end
+
+redis.call('HDEL', KEYS[4], a.jobId)
+redis.call('ZADD', KEYS[5], now, a.jobId)
+redis.call('PEXPIRE', KEYS[5], a.window * 2)
+redis.call('HINCRBY', KEYS[7], bucket, a.recipients)
+redis.call('PEXPIRE', KEYS[7], a.recipientWindow + a.bucket)
+return {1, now, 'ok', now, promoteNext()}
 `;
 
 /**

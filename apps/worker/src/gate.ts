@@ -4,7 +4,25 @@ import type { Redis } from 'ioredis';
 import type { MailboxConfig } from './config.js';
 import { ACCEPTED_SCRIPT, ACQUIRE_SCRIPT, LEASE_SCRIPT, RENEW_SCRIPT } from './gate-scripts.js';
 
-export type GateDecision = { allowed: true } | { allowed: false; retryAtMs: number; reason: string };
+export type GateDecision =
+  | { allowed: true; promoteJobId?: string }
+  | { allowed: false; retryAtMs: number; reason: string; promoteJobId?: string };
+
+export interface GateRequest {
+  jobId: string;
+  /** Id of a new connection lease to take, or '' when reusing an open connection. */
+  leaseId: string;
+  /** To + Cc + Bcc of the message, counted against the rolling recipient limit. */
+  recipients: number;
+  priority: 'high' | 'normal' | 'low';
+  enqueuedAtMs: number;
+}
+
+const PRIORITY_TIERS = { high: 0, normal: 1, low: 2 } as const;
+// Larger than any enqueue time in ms, so the tier always decides before the enqueue time.
+const TIER_SPAN = 1e13;
+// The recipient window is counted in this many buckets (10 minutes each for 24 hours).
+const RECIPIENT_BUCKETS = 144;
 
 /** Mailbox health states shared by every replica. */
 export type MailboxState = 'healthy' | 'throttled' | 'quota_exhausted' | 'auth_failed' | 'blocked' | 'paused';
@@ -19,7 +37,7 @@ export interface GateOptions {
 }
 
 interface GateCommands {
-  postroomAcquire(...args: (string | number)[]): Promise<[number, number, string, number]>;
+  postroomAcquire(...args: (string | number)[]): Promise<[number, number, string, number, string]>;
   postroomAccepted(...args: (string | number)[]): Promise<number>;
   postroomLease(...args: (string | number)[]): Promise<number>;
   postroomRenew(...args: (string | number)[]): Promise<number>;
@@ -35,7 +53,7 @@ export class MailboxGate {
   readonly #options: GateOptions;
 
   constructor(redis: Redis, keys: PostroomKeys, options: GateOptions) {
-    redis.defineCommand('postroomAcquire', { numberOfKeys: 5, lua: ACQUIRE_SCRIPT });
+    redis.defineCommand('postroomAcquire', { numberOfKeys: 7, lua: ACQUIRE_SCRIPT });
     redis.defineCommand('postroomAccepted', { numberOfKeys: 1, lua: ACCEPTED_SCRIPT });
     redis.defineCommand('postroomLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
     redis.defineCommand('postroomRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
@@ -55,34 +73,52 @@ export class MailboxGate {
 
   /**
    * Asks to submit one job now. Pass `leaseId` to take a new connection lease as well, or ''
-   * when the caller already holds an open connection for this mailbox.
+   * when the caller already holds an open connection for this mailbox. A returned
+   * `promoteJobId` names a parked job that should be woken now.
    */
-  async acquire(mailbox: MailboxConfig, jobId: string, leaseId: string): Promise<GateDecision> {
+  async acquire(mailbox: MailboxConfig, request: GateRequest): Promise<GateDecision> {
     const keys = this.#keys.mailbox(mailbox.address);
-    const { messagesPerWindow, rateWindowMs, maxConnections } = mailbox.limits;
-    const intervalMs = (rateWindowMs + this.#options.rateGuardMs) / messagesPerWindow;
-    const lateToleranceMs = Math.max(50, this.#options.rateGuardMs / 2);
-
-    const [allowed, retryAtMs, reason, redisNowMs] = await this.#redis.postroomAcquire(
+    const limits = mailbox.limits;
+    const interval = (limits.rateWindowMs + this.#options.rateGuardMs) / limits.messagesPerWindow;
+    const args = {
+      jobId: request.jobId,
+      leaseId: request.leaseId,
+      recipients: request.recipients,
+      parkScore: PRIORITY_TIERS[request.priority] * TIER_SPAN + request.enqueuedAtMs,
+      interval,
+      // Two slots: the one being used and the next, so a new high-priority job waits at most two.
+      horizon: interval * 2,
+      lateTolerance: Math.max(50, this.#options.rateGuardMs / 2),
+      window: limits.rateWindowMs,
+      limit: limits.messagesPerWindow,
+      recipientLimit: limits.recipientsPerDay,
+      recipientWindow: limits.recipientWindowMs,
+      bucket: limits.recipientWindowMs / RECIPIENT_BUCKETS,
+      maxConnections: limits.maxConnections,
+      leaseTtl: this.#options.leaseTtlMs,
+      connectionWait: this.#options.connectionWaitMs,
+    };
+    const [allowed, retryAtMs, reason, redisNowMs, promote] = await this.#redis.postroomAcquire(
       keys.nextSlot,
       keys.leases,
       keys.health,
       keys.reservations,
       keys.rateLog,
-      intervalMs,
-      jobId,
-      leaseId,
-      this.#options.leaseTtlMs,
-      maxConnections,
-      lateToleranceMs,
-      this.#options.connectionWaitMs,
-      rateWindowMs,
-      messagesPerWindow,
+      keys.parked,
+      keys.recipients,
+      JSON.stringify(args),
     );
-    if (allowed === 1) return { allowed: true };
+    const promoteJobId = promote ? { promoteJobId: promote } : {};
+    if (allowed === 1) return { allowed: true, ...promoteJobId };
     // Convert from Redis's clock to this process's clock, which BullMQ's delays use.
     const localRetryAtMs = Date.now() + (Number(retryAtMs) - Number(redisNowMs));
-    return { allowed: false, retryAtMs: localRetryAtMs, reason };
+    return { allowed: false, retryAtMs: localRetryAtMs, reason, ...promoteJobId };
+  }
+
+  /** Removes and returns up to `count` parked jobs, best first, for a resumed mailbox. */
+  async popParked(address: string, count: number): Promise<string[]> {
+    const popped = await this.#redis.zpopmin(this.#keys.mailbox(address).parked, count);
+    return popped.filter((_, index) => index % 2 === 0);
   }
 
   /** Records in the rate log the time the server accepted a job's message. */

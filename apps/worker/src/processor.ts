@@ -11,6 +11,7 @@ import type { MailboxConfig, WorkerConfig } from './config.js';
 import type { MailboxGate } from './gate.js';
 import type { SubmissionGuard } from './guard.js';
 import type { MailboxDirectory } from './mailboxes.js';
+import type { JobPromoter } from './promoter.js';
 import type { Metrics } from './metrics.js';
 import { renderMessage } from './mime.js';
 import { type FailureContext, FailurePolicy } from './failure-policy.js';
@@ -36,6 +37,7 @@ export interface ProcessorDeps {
   status: StatusStore;
   tokens: Map<string, TokenProvider>;
   endpoint: SmtpEndpoint;
+  promoter: JobPromoter;
   metrics: Metrics;
   logger: Logger;
 }
@@ -78,7 +80,14 @@ export class SendProcessor {
     const { gate, pool } = this.#deps;
     const idle = pool.takeIdle(mailbox);
     const leaseId = idle ? '' : gate.newLeaseId();
-    const decision = await gate.acquire(mailbox, context.jobId, leaseId);
+    const decision = await gate.acquire(mailbox, {
+      jobId: context.jobId,
+      leaseId,
+      recipients: recipientsOf(context.payload.message).length,
+      priority: context.payload.message.priority,
+      enqueuedAtMs: context.payload.enqueuedAtMs,
+    });
+    if (decision.promoteJobId) void this.#deps.promoter.promote(decision.promoteJobId);
 
     if (!decision.allowed) {
       if (idle) pool.release(idle);

@@ -14,6 +14,7 @@ import { createLogger } from './logger.js';
 import { MailboxDirectory } from './mailboxes.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { SendProcessor } from './processor.js';
+import { JobPromoter } from './promoter.js';
 import { SessionPool } from './smtp/pool.js';
 import { StatusStore } from './status-store.js';
 import { createNetworkClient } from './tokens/network-client.js';
@@ -60,6 +61,7 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
       new TokenProvider({ app, authorityHost: config.authorityHost, scope: config.smtpScope, networkClient, logger: logger.child({ component: 'tokens' }), metrics }),
     ]),
   );
+  const queue = new Queue<JobPayload>(config.queueName, { connection: redis, prefix: KEY_PREFIX });
   const processor = new SendProcessor({
     config,
     directory: new MailboxDirectory(config.mailboxes),
@@ -69,6 +71,7 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
     status: new StatusStore(redis, keys, config.recordRetentionMs),
     tokens,
     endpoint: { host: config.smtp.host, port: config.smtp.port, ...(ca ? { ca } : {}), connectionTimeoutMs: config.smtp.connectionTimeoutMs, greetingTimeoutMs: config.smtp.greetingTimeoutMs, socketTimeoutMs: config.smtp.socketTimeoutMs },
+    promoter: new JobPromoter(queue, logger.child({ component: 'promoter' })),
     metrics,
     logger: logger.child({ component: 'processor' }),
   });
@@ -90,7 +93,6 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
     if (job?.name !== SEND_JOB_NAME) logger.warn({ jobId: job?.id, err: error }, 'unexpected job failed');
   });
 
-  const queue = new Queue(config.queueName, { connection: redis, prefix: KEY_PREFIX });
   collectQueueDepth(metrics, queue, redis);
 
   let closing = false;

@@ -30,6 +30,7 @@ export function postroomKeys(queueName: string) {
       health: `${base}:mb:${address}:health`,
       reservations: `${base}:mb:${address}:reservations`,
       rateLog: `${base}:mb:${address}:sends`,
+      parked: `${base}:mb:${address}:parked`,
     }),
   };
 }

@@ -1,7 +1,9 @@
-import { postroomKeys } from '@postroom/core';
+import { KEY_PREFIX, postroomKeys } from '@postroom/core';
+import { Job, Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { CliEnv } from './index.js';
 
+const RESUME_PROMOTIONS = 3;
 const USAGE = 'usage: postroom mailbox list | pause <address> | resume <address>\n';
 
 /** Lists mailboxes with state, limits and usage, or pauses and resumes one for every worker. */
@@ -22,6 +24,7 @@ export async function runMailbox(env: CliEnv, args: string[]): Promise<number> {
         await redis.hset(health, { state: 'paused', until: 0, reason: 'paused by operator', changedAt: Date.now() });
       } else {
         await redis.del(health);
+        await promoteParked(redis, env, address);
       }
       process.stdout.write(`${address} ${action === 'pause' ? 'paused' : 'resumed'} for every worker\n`);
       return 0;
@@ -30,6 +33,21 @@ export async function runMailbox(env: CliEnv, args: string[]): Promise<number> {
     return 2;
   } finally {
     redis.disconnect();
+  }
+}
+
+// Wakes the first few parked jobs; each job that then sends wakes the next one.
+async function promoteParked(redis: Redis, env: CliEnv, address: string): Promise<void> {
+  const keys = postroomKeys(env.queueName);
+  const popped = await redis.zpopmin(keys.mailbox(address).parked, RESUME_PROMOTIONS);
+  const queue = new Queue(env.queueName, { connection: redis, prefix: KEY_PREFIX });
+  try {
+    for (let index = 0; index < popped.length; index += 2) {
+      const job = await Job.fromId(queue, popped[index] as string);
+      if (job && (await job.getState()) === 'delayed') await job.promote();
+    }
+  } finally {
+    await queue.close();
   }
 }
 

@@ -1,0 +1,164 @@
+import type { Logger } from 'pino';
+import type { Fault, FaultSpec } from './faults.js';
+
+/** An Entra ID app registration that holds SMTP.SendAsApp and FullAccess on its mailboxes. */
+export interface EmulatorApp {
+  tenantId: string;
+  clientId: string;
+  /** Secret the token endpoint accepts as `client_secret`. */
+  clientSecret?: string;
+  /** PEM certificate whose private key signs client assertions (`client_assertion`). */
+  certificatePem?: string;
+  /** Mailboxes this app has SMTP.SendAsApp and FullAccess on. */
+  mailboxes: string[];
+}
+
+/** Exchange Online sending limits of one mailbox. Time windows are in emulated time units. */
+export interface EmulatorLimits {
+  /** Accepted messages per rolling time unit (one emulated minute). Exchange default 30. */
+  messagesPerMinute: number;
+  /** RCPT TO commands accepted in one message. Exchange default 500. */
+  recipientsPerMessage: number;
+  /** Authenticated SMTP sessions open at the same time. Exchange default 3. */
+  connectionsPerMailbox: number;
+  /** Envelope recipients per rolling 1440 time units (one emulated day). Exchange default 10,000. */
+  recipientsPerDay: number;
+  /** Largest message accepted, in bytes of DATA. Exchange default 35 MB. */
+  maxMessageBytes: number;
+}
+
+export interface EmulatorOptions {
+  /** Loopback address every server listens on. Default `127.0.0.1`. */
+  host?: string;
+  /** SMTP submission port; 0 picks a free port. Default 0. */
+  smtpPort?: number;
+  /** HTTPS port of the token endpoint; 0 picks a free port. Default 0. */
+  httpsPort?: number;
+  /** Plain-HTTP admin API port; 0 picks a free port. Default 0. */
+  apiPort?: number;
+  /** Length of one emulated minute in milliseconds; a day is 1440 of them. Default 60000. */
+  timeUnitMs?: number;
+  /** Lifetime of issued access tokens in real seconds (not scaled). Default 3600. */
+  tokenLifetimeSeconds?: number;
+  apps: EmulatorApp[];
+  /** Limits of every mailbox; unset fields keep the Exchange Online defaults. */
+  limits?: Partial<EmulatorLimits>;
+  /** Per-mailbox limit overrides, keyed by mailbox address. */
+  mailboxLimits?: Record<string, Partial<EmulatorLimits>>;
+  /** Other From addresses each mailbox has Send As permission for, keyed by mailbox address. */
+  sendAs?: Record<string, string[]>;
+  /** Extra DNS names for the certificate, besides `localhost` and `127.0.0.1`. */
+  certificateHostnames?: string[];
+  /** Directory for the certificate and key files. Default: a new temporary directory. */
+  stateDir?: string;
+  /** Default: a silent logger. */
+  logger?: Logger;
+}
+
+/** Counts of replies the emulator sent because a limit or a permission was exceeded. */
+export interface ViolationCounts {
+  /** Messages rejected at the end of DATA because the per-minute rate was used up. */
+  rate: number;
+  /** AUTH commands rejected with 432 because the mailbox had all its sessions open. */
+  connections: number;
+  /** RCPT TO commands rejected beyond the per-message recipient limit. */
+  recipientsPerMessage: number;
+  /** Messages rejected because the rolling-day recipient quota was used up. */
+  recipientsPerDay: number;
+  /** Messages rejected for their size, at MAIL FROM (SIZE=) or at the end of DATA. */
+  size: number;
+  /** Rejected authentication: 535 replies and MAIL FROM without AUTH (530). */
+  auth: number;
+  /** MAIL FROM or From header addresses rejected with 5.7.60. */
+  sendAs: number;
+}
+
+export interface EmulatorStats {
+  /** Every SMTP reply sent, keyed by code and enhanced code (`"250 2.0.0"`), or by code alone. */
+  replies: Record<string, number>;
+  /** Every SMTP reply sent, keyed by the three-digit code. */
+  repliesByCode: Record<string, number>;
+  violations: ViolationCounts;
+  /** Highest number of authenticated sessions seen open at once, per mailbox. */
+  maxConcurrentConnections: Record<string, number>;
+  /** Authenticated sessions open now, per mailbox. */
+  openConnections: Record<string, number>;
+  /** Accepted messages per mailbox. */
+  messagesByMailbox: Record<string, number>;
+  /** Accepted messages whose Message-ID had already been accepted. */
+  duplicateMessageIds: number;
+  /** Token endpoint requests by outcome. */
+  tokenRequests: { ok: number; error: number };
+}
+
+export interface AttachmentSummary {
+  filename: string | null;
+  contentType: string;
+  /** Content-ID without angle brackets. */
+  contentId: string | null;
+  contentDisposition: string | null;
+  /** Size of the decoded content in bytes. */
+  size: number;
+  /** Hex SHA-256 of the decoded content. */
+  sha256: string;
+}
+
+/** A message the emulator accepted with 250, parsed from its RFC 5322 source. */
+export interface AcceptedMessage {
+  id: string;
+  /** The authenticated mailbox that submitted the message. */
+  mailbox: string;
+  envelope: { from: string; to: string[] };
+  /** Message-ID header with angle brackets; generated when the message had none. */
+  messageId: string;
+  subject: string | null;
+  /** Address of the first From mailbox. */
+  from: string | null;
+  to: string[];
+  cc: string[];
+  /** Envelope recipients that appear in neither To nor Cc. */
+  bcc: string[];
+  replyTo: string[];
+  /** Date header as an ISO 8601 string. */
+  date: string | null;
+  /** Raw header values keyed by lower-case name; repeated headers become arrays. */
+  headers: Record<string, string | string[]>;
+  text: string | null;
+  html: string | null;
+  attachments: AttachmentSummary[];
+  /** Size of the message source in bytes. */
+  sizeBytes: number;
+  /** Time of acceptance, milliseconds since the Unix epoch. */
+  acceptedAt: number;
+}
+
+export interface Emulator {
+  smtpPort: number;
+  httpsPort: number;
+  apiPort: number;
+  host: string;
+  /** PEM file of the self-signed CA certificate that clients must trust. */
+  caFile: string;
+  /** Authority URL for MSAL, for example `https://127.0.0.1:PORT/TENANT`. */
+  authorityUrl(tenantId: string): string;
+  /** Token endpoint URL, `.../TENANT/oauth2/v2.0/token`. */
+  tokenUrl(tenantId: string): string;
+  /** Base URL of the admin API, `http://127.0.0.1:PORT`. */
+  apiUrl: string;
+  /** Accepted messages in acceptance order, only those of `mailbox` when given. */
+  messages(mailbox?: string): AcceptedMessage[];
+  message(id: string): AcceptedMessage | undefined;
+  /** RFC 5322 source of an accepted message. */
+  rawMessage(id: string): Buffer | undefined;
+  stats(): EmulatorStats;
+  /** Clears messages, counters and rate windows; open sessions, faults and revocations stay. */
+  reset(): void;
+  /** Rejects every token issued before this call at AUTH from now on (535 5.7.3). */
+  revokeTokens(): void;
+  /** Adds a fault that applies to the next matching sessions or token requests. */
+  addFault(spec: FaultSpec): Fault;
+  faults(): Fault[];
+  clearFaults(): void;
+  /** Closes every socket and removes the state directory if the emulator created it. Idempotent. */
+  close(): Promise<void>;
+}
