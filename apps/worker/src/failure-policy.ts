@@ -23,6 +23,10 @@ const CIRCUIT_STATES: Partial<Record<Classification['class'], MailboxState>> = {
   auth_failed: 'auth_failed',
 };
 
+// Waits that end early when the mailbox is resumed or a slot frees; their fallback wake-up
+// is capped at the deadline instead of failing the job at once.
+const PARKED_REASONS = new Set(['parked', 'paused', 'blocked', 'auth_failed', 'throttled', 'quota_exhausted']);
+
 /**
  * Turns outcomes into job transitions: complete, delay without an attempt, retry with backoff,
  * or fail for good, with the status record, metrics and one log line for each.
@@ -54,14 +58,21 @@ export class FailurePolicy {
     return { messageId: context.payload.messageId, reply: result.response, rejectedRecipients: result.rejected, duplicateRun: false };
   }
 
+  /** Delays the job until the stopped mailbox may send again, parked so that a resume wakes it. */
+  async waitForMailbox(context: FailureContext, untilMs: number, state: MailboxState): Promise<never> {
+    const { message, enqueuedAtMs } = context.payload;
+    await this.#deps.gate.park(context.mailbox, { jobId: context.jobId, priority: message.priority, enqueuedAtMs });
+    return this.wait(context, untilMs, state, this.#deadline(context));
+  }
+
   /** Delays the job until `retryAtMs` without spending an attempt, unless that passes the deadline. */
   async wait(context: FailureContext, requestedRetryAtMs: number, reason: string, deadline: number): Promise<never> {
     // A parked job is normally woken early by promotion, so its fallback wake-up only needs to
     // come no later than the deadline.
-    const parked = reason === 'parked' || reason === 'paused' || reason === 'blocked' || reason === 'auth_failed';
+    const parked = PARKED_REASONS.has(reason);
     const retryAtMs = parked ? Math.min(requestedRetryAtMs, deadline) : requestedRetryAtMs;
     if (!parked && retryAtMs >= deadline) {
-      const why = reason === 'throttled' ? 'throttled_too_long' : `expired_waiting_for_${reason}`;
+      const why = `expired_waiting_for_${reason}`;
       return this.expire(context, `deadline passed while waiting (${reason})`, why);
     }
     const { status, metrics, logger } = this.#deps;
@@ -122,7 +133,7 @@ export class FailurePolicy {
     const attempt = await this.#deps.status.addTokenWait(context.jobId);
     if (error.kind === 'configuration') {
       await this.#openCircuit(mailbox, 'auth_failed', `token_${error.aadstsCode ?? 'rejected'}`);
-      return this.wait(context, Date.now() + this.#deps.config.circuitOpenMs, 'auth_failed', this.#deadline(context));
+      return this.waitForMailbox(context, Date.now() + this.#deps.config.circuitOpenMs, 'auth_failed');
     }
     const delayMs = retryDelayMs(this.#deps.config.retry, attempt);
     return this.wait(context, Date.now() + delayMs, 'token_unavailable', this.#deadline(context));
@@ -138,18 +149,18 @@ export class FailurePolicy {
         // One rate window: long enough for Exchange's per-minute counters to move on.
         const untilMs = Date.now() + mailbox.limits.rateWindowMs;
         await this.#deps.gate.setHealth(mailbox.address, 'throttled', untilMs, classification.reason);
-        return this.wait(context, untilMs, 'throttled', this.#deadline(context));
+        return this.waitForMailbox(context, untilMs, 'throttled');
       }
       case 'pause_mailbox': {
         const untilMs = Date.now() + mailbox.limits.recipientWindowMs / 24;
         await this.#deps.gate.setHealth(mailbox.address, 'quota_exhausted', untilMs, classification.reason);
-        return this.wait(context, untilMs, 'quota_exhausted', this.#deadline(context));
+        return this.waitForMailbox(context, untilMs, 'quota_exhausted');
       }
       case 'open_circuit':
       case 'refresh_token': {
         const state = CIRCUIT_STATES[classification.class] ?? 'blocked';
         await this.#openCircuit(mailbox, state, classification.reason, reply);
-        return this.wait(context, Date.now() + this.#deps.config.circuitOpenMs, state, this.#deadline(context));
+        return this.waitForMailbox(context, Date.now() + this.#deps.config.circuitOpenMs, state);
       }
       case 'retry':
         return this.#retry(context, classification, reply);

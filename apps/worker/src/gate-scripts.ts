@@ -52,14 +52,17 @@ local function park()
   return now + (backlog + 2) * a.interval * 2 + a.window
 end
 
+-- A stopped mailbox parks its jobs, so that a resume can wake them; they also wake by
+-- themselves when a cool-down with an end time is over.
 local state = redis.call('HGET', KEYS[3], 'state')
 if state and state ~= 'healthy' then
   local untilMs = tonumber(redis.call('HGET', KEYS[3], 'until') or '0')
-  if untilMs == 0 then
-    return {0, park(), state, now, ''}
-  end
-  if untilMs > now then
-    return {0, untilMs, state, now, ''}
+  if untilMs == 0 or untilMs > now then
+    local fallback = park()
+    if untilMs > 0 then
+      fallback = untilMs
+    end
+    return {0, fallback, state, now, ''}
   end
   redis.call('DEL', KEYS[3])
 end

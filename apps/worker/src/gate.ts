@@ -23,6 +23,8 @@ const PRIORITY_TIERS = { high: 0, normal: 1, low: 2 } as const;
 const TIER_SPAN = 1e13;
 // The recipient window is counted in this many buckets (10 minutes each for 24 hours).
 const RECIPIENT_BUCKETS = 144;
+// How long one successful AUTH lets connections of a mailbox authenticate without a probe.
+const AUTH_VERIFIED_TTL_MS = 10 * 60_000;
 
 /** Mailbox health states shared by every replica. */
 export type MailboxState = 'healthy' | 'throttled' | 'quota_exhausted' | 'auth_failed' | 'blocked' | 'paused';
@@ -113,6 +115,34 @@ export class MailboxGate {
     // Convert from Redis's clock to this process's clock, which BullMQ's delays use.
     const localRetryAtMs = Date.now() + (Number(retryAtMs) - Number(redisNowMs));
     return { allowed: false, retryAtMs: localRetryAtMs, reason, ...promoteJobId };
+  }
+
+  /**
+   * Decides whether this process may authenticate a new connection. Until one AUTH of the
+   * mailbox succeeds, only one connection at a time may try, so a configuration error such as
+   * `535 5.7.139` is met once rather than once per connection (Exchange blocks mailboxes that
+   * repeat errors). Returns `verified`, `probe` (go ahead, then report) or `busy` (wait).
+   */
+  async beginAuth(address: string, probeTtlMs: number): Promise<'verified' | 'probe' | 'busy'> {
+    const keys = this.#keys.mailbox(address);
+    if ((await this.#redis.exists(keys.authVerified)) === 1) return 'verified';
+    const taken = await this.#redis.set(keys.authProbe, '1', 'PX', probeTtlMs, 'NX');
+    return taken === 'OK' ? 'probe' : 'busy';
+  }
+
+  /** Ends an authentication probe; a success lets other connections authenticate freely. */
+  async endAuth(address: string, succeeded: boolean): Promise<void> {
+    const keys = this.#keys.mailbox(address);
+    const pipeline = this.#redis.multi().del(keys.authProbe);
+    if (succeeded) pipeline.set(keys.authVerified, '1', 'PX', AUTH_VERIFIED_TTL_MS);
+    else pipeline.del(keys.authVerified);
+    await pipeline.exec();
+  }
+
+  /** Parks a job that waits for a stopped mailbox, so that a resume wakes it. */
+  async park(address: string, request: Pick<GateRequest, 'jobId' | 'priority' | 'enqueuedAtMs'>): Promise<void> {
+    const score = PRIORITY_TIERS[request.priority] * TIER_SPAN + request.enqueuedAtMs;
+    await this.#redis.zadd(this.#keys.mailbox(address).parked, score, request.jobId);
   }
 
   /** Removes and returns up to `count` parked jobs, best first, for a resumed mailbox. */

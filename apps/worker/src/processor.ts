@@ -69,7 +69,10 @@ export class SendProcessor {
       }, `from address ${payload.message.from.address} is not a configured mailbox or Send As address`);
     }
     const deadline = deadlineMs(this.#deps.config.retry, payload.enqueuedAtMs, payload.message.expiresAt);
-    if (Date.now() >= deadline) return this.#failures.expire(context, 'deadline passed before sending');
+    if (Date.now() >= deadline) {
+      const waitReason = await this.#deps.status.lastWaitReason(jobId);
+      return this.#failures.expire(context, `deadline passed before sending (last wait: ${waitReason ?? 'none'})`, expiryReason(waitReason));
+    }
 
     const pooled = await this.#acquire(context, mailbox, deadline);
     return this.#submit(context, mailbox, pooled);
@@ -127,6 +130,10 @@ export class SendProcessor {
   }
 
   async #onError(context: FailureContext, mailbox: MailboxConfig, error: unknown): Promise<never> {
+    if (error instanceof AuthProbeBusy) {
+      await this.#deps.guard.release(context.payload.messageId);
+      return this.#failures.wait(context, Date.now() + AUTH_PROBE_WAIT_MS, 'auth_probe', Number.POSITIVE_INFINITY);
+    }
     if (error instanceof TokenError) {
       await this.#deps.guard.release(context.payload.messageId);
       return this.#failures.onTokenError(context, mailbox, error);
@@ -146,18 +153,26 @@ export class SendProcessor {
     const provider = this.#deps.tokens.get(mailbox.app);
     if (!provider) throw new Error(`no token provider for app ${mailbox.app}`);
 
+    const { gate } = this.#deps;
+    const auth = await gate.beginAuth(mailbox.address, this.#maxSendMs());
+    if (auth === 'busy') throw new AuthProbeBusy();
+
     let accessToken = await provider.getToken();
     for (let attempt = 1; ; attempt++) {
       const session = new SmtpSession(this.#deps.endpoint);
       try {
         await session.open(mailbox.address, accessToken.token);
+        if (auth === 'probe') await gate.endAuth(mailbox.address, true);
         const pooled = { session, leaseId, mailbox, tokenExpiresAtMs: accessToken.expiresAtMs };
         this.#deps.pool.add(pooled);
         return pooled;
       } catch (error) {
         session.close();
-        const rejectedToken = error instanceof SmtpFailure && error.failure.responseCode === 535 && classifyFailure(error.failure).reason === 'token_rejected';
-        if (!rejectedToken || attempt > 1) throw error;
+        const rejectedToken = error instanceof SmtpFailure && classifyFailure(error.failure).reason === 'token_rejected';
+        if (!rejectedToken || attempt > 1) {
+          if (auth === 'probe' || isConfigurationFailure(error)) await gate.endAuth(mailbox.address, false);
+          throw error;
+        }
         this.#deps.logger.warn({ mailbox: mailbox.address }, 'token rejected with 535 5.7.3; retrying once with a fresh token');
         accessToken = await provider.getToken(true);
       }
@@ -179,4 +194,19 @@ export class SendProcessor {
   }
 }
 
-export { DelayedError, UnrecoverableError };
+// Another connection is checking that this mailbox can authenticate; retry after this long.
+const AUTH_PROBE_WAIT_MS = 250;
+
+class AuthProbeBusy extends Error {}
+
+function isConfigurationFailure(error: unknown): boolean {
+  if (!(error instanceof SmtpFailure)) return false;
+  const { class: replyClass } = classifyFailure(error.failure);
+  return replyClass === 'configuration' || replyClass === 'auth_failed' || replyClass === 'mailbox_blocked';
+}
+
+/** Names why a job expired, after the last thing it waited for. */
+function expiryReason(waitReason: string | undefined): string {
+  if (waitReason === 'throttled') return 'throttled_too_long';
+  return waitReason ? `expired_waiting_for_${waitReason}` : 'expired';
+}

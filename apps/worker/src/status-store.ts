@@ -42,6 +42,11 @@ export class StatusStore {
     await pipeline.pexpire(key, this.#retentionMs).exec();
   }
 
+  /** Returns why the job last waited, such as `throttled`, if it did. */
+  async lastWaitReason(jobId: string): Promise<string | undefined> {
+    return (await this.#redis.hget(this.#keys.status(jobId), 'waitReason')) ?? undefined;
+  }
+
   /** Counts one more failed attempt and returns the new total. */
   async addAttempt(jobId: string): Promise<number> {
     return this.#redis.hincrby(this.#keys.status(jobId), 'attempts', 1);

@@ -31,6 +31,8 @@ export function postroomKeys(queueName: string) {
       reservations: `${base}:mb:${address}:reservations`,
       rateLog: `${base}:mb:${address}:sends`,
       parked: `${base}:mb:${address}:parked`,
+      authVerified: `${base}:mb:${address}:auth-ok`,
+      authProbe: `${base}:mb:${address}:auth-probe`,
     }),
   };
 }
