@@ -35,10 +35,22 @@ test('message arrives with its headers, recipients and attachments intact', asyn
     subject: 'Rechnung März – ご注文 ✅',
     text: 'Invoice attached.\r\n.\r\nThis line follows a lone dot.',
     html: '<p>Invoice attached. <img src="cid:logo@contoso"></p>',
-    headers: { 'X-Campaign': 'invoice-2026-11', 'List-Unsubscribe': '<mailto:unsubscribe@contoso.example>' },
+    headers: {
+      'X-Campaign': 'invoice-2026-11',
+      'List-Unsubscribe': '<mailto:unsubscribe@contoso.example>',
+    },
     attachments: [
-      { filename: 'Rechnung März.pdf', content: pdf.toString('base64'), contentType: 'application/pdf' },
-      { filename: 'logo.png', content: image.toString('base64'), contentType: 'image/png', contentId: 'logo@contoso' },
+      {
+        filename: 'Rechnung März.pdf',
+        content: pdf.toString('base64'),
+        contentType: 'application/pdf',
+      },
+      {
+        filename: 'logo.png',
+        content: image.toString('base64'),
+        contentType: 'image/png',
+        contentId: 'logo@contoso',
+      },
     ],
   });
 
@@ -69,12 +81,22 @@ test('message arrives with its headers, recipients and attachments intact', asyn
 });
 
 test('rejected token gets 535 and the worker recovers with a fresh one', async () => {
-  const first = await client.send({ from: 'noreply@contoso.example', to: 'a@fabrikam.example', subject: 'one', text: '1' });
+  const first = await client.send({
+    from: 'noreply@contoso.example',
+    to: 'a@fabrikam.example',
+    subject: 'one',
+    text: '1',
+  });
   expect((await waitForFinal(client, first.id)).state).toBe('sent');
   const tokensBefore = stack.emulator.stats().tokenRequests.ok;
 
   stack.emulator.revokeTokens();
-  const second = await client.send({ from: 'noreply@contoso.example', to: 'b@fabrikam.example', subject: 'two', text: '2' });
+  const second = await client.send({
+    from: 'noreply@contoso.example',
+    to: 'b@fabrikam.example',
+    subject: 'two',
+    text: '2',
+  });
   const status = await waitForFinal(client, second.id);
 
   expect(status.state).toBe('sent');

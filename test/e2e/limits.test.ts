@@ -31,7 +31,9 @@ test('two workers on one mailbox stay within its rate and connection limits', as
   }));
   const started = Date.now();
   const results = await client.sendMany(messages);
-  const statuses = await Promise.all(results.map((result) => waitForFinal(client, result.id, 30_000)));
+  const statuses = await Promise.all(
+    results.map((result) => waitForFinal(client, result.id, 30_000)),
+  );
   const elapsedMs = Date.now() - started;
 
   expect(statuses.filter((status) => status.state === 'sent')).toHaveLength(30);
@@ -44,7 +46,10 @@ test('two workers on one mailbox stay within its rate and connection limits', as
   // 30 messages at 10 per 2 s window take at least two full windows after the first burst slot.
   expect(elapsedMs).toBeGreaterThan(4000);
 
-  const acceptedAt = stack.emulator.messages(MAILBOX).map((message) => message.acceptedAt).sort((a, b) => a - b);
+  const acceptedAt = stack.emulator
+    .messages(MAILBOX)
+    .map((message) => message.acceptedAt)
+    .sort((a, b) => a - b);
   for (let index = 10; index < acceptedAt.length; index++) {
     expect(acceptedAt[index]! - acceptedAt[index - 10]!).toBeGreaterThan(2000);
   }

@@ -51,7 +51,8 @@ test('configuration reply opens the circuit and keeps the jobs', async () => {
     action: 'reply',
     mailbox: CIRCUIT,
     count: 100,
-    reply: '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.',
+    reply:
+      '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant. Visit https://aka.ms/smtp_auth_disabled for more information.',
   });
   const blocked = await client.sendMany([0, 1, 2].map((index) => message(CIRCUIT, index)));
   const other = await client.sendMany([3, 4].map((index) => message(B, index)));
@@ -59,12 +60,16 @@ test('configuration reply opens the circuit and keeps the jobs', async () => {
   for (const result of other) expect((await waitForFinal(client, result.id)).state).toBe('sent');
   await waitUntil('blocked jobs parked', async () => {
     const states = await Promise.all(blocked.map((result) => client.status(result.id)));
-    return states.every((status) => status?.state === 'waiting_for_mailbox' && status.waitReason === 'auth_failed');
+    return states.every(
+      (status) => status?.state === 'waiting_for_mailbox' && status.waitReason === 'auth_failed',
+    );
   });
   expect(stack.emulator.stats().replies['535 5.7.139']).toBe(1);
 
   stack.emulator.clearFaults();
-  expect(await runMailbox({ redisUrl: stack.redisUrl, queueName: stack.queueName }, ['resume', CIRCUIT])).toBe(0);
+  expect(
+    await runMailbox({ redisUrl: stack.redisUrl, queueName: stack.queueName }, ['resume', CIRCUIT]),
+  ).toBe(0);
   for (const result of blocked) expect((await waitForFinal(client, result.id)).state).toBe('sent');
   expect(stack.emulator.stats().replies['535 5.7.139']).toBe(1);
 });
@@ -74,9 +79,12 @@ test('outbound spam block keeps the backlog out of the failed set', async () => 
     stage: 'data-end',
     action: 'reply',
     mailbox: SPAM,
-    reply: '554 5.2.0 STOREDRV.Submission.Exception:OutboundSpamException; WASCL UserAction verdict is not None. Failed to process message due to a permanent exception with message [BeginDiagnosticData]',
+    reply:
+      '554 5.2.0 STOREDRV.Submission.Exception:OutboundSpamException; WASCL UserAction verdict is not None. Failed to process message due to a permanent exception with message [BeginDiagnosticData]',
   });
-  const backlog = await client.sendMany(Array.from({ length: 30 }, (_, index) => message(SPAM, index)));
+  const backlog = await client.sendMany(
+    Array.from({ length: 30 }, (_, index) => message(SPAM, index)),
+  );
   const other = await client.sendMany([0, 1, 2].map((index) => message(B, index)));
 
   for (const result of other) expect((await waitForFinal(client, result.id)).state).toBe('sent');
@@ -94,7 +102,8 @@ test('throttle storm spends no attempt and ends at the deadline', async () => {
     action: 'reply',
     mailbox: STORM,
     count: 100,
-    reply: '432 4.3.2 Concurrent connections limit exceeded. Visit https://aka.ms/concurrent_sending for more information.',
+    reply:
+      '432 4.3.2 Concurrent connections limit exceeded. Visit https://aka.ms/concurrent_sending for more information.',
   });
   const expiresAt = new Date(Date.now() + 3500).toISOString();
   const { id } = await client.send(message(STORM, 1, { expiresAt }));
@@ -115,7 +124,9 @@ test('pause and resume from the CLI', async () => {
 
   await waitUntil('paused jobs wait', async () => {
     const statuses = await Promise.all(results.map((result) => client.status(result.id)));
-    return statuses.every((status) => status?.state === 'waiting_for_mailbox' && status.waitReason === 'paused');
+    return statuses.every(
+      (status) => status?.state === 'waiting_for_mailbox' && status.waitReason === 'paused',
+    );
   });
   expect(stack.emulator.messages(PAUSE)).toHaveLength(0);
 

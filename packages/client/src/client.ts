@@ -13,6 +13,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { closeConnection, openConnection } from './connection.js';
 import { planJobs, type SendResult } from './enqueue.js';
+import { assignFairPriorities } from './fairness.js';
 import { execPipeline, IdempotencyStore } from './idempotency.js';
 import { type ClientSettings, type MailClientOptions, resolveSettings } from './options.js';
 import { MailboxRegistry } from './registry.js';
@@ -161,7 +162,10 @@ export class MailClient {
       this.#getIdempotencyStore(),
       this.#settings.idempotencyWindowMs,
     );
-    if (jobs.length > 0) await this.#getQueue().addBulk(jobs);
+    if (jobs.length > 0) {
+      await assignFairPriorities(this.#redis, this.#keys, jobs);
+      await this.#getQueue().addBulk(jobs);
+    }
     return results;
   }
 

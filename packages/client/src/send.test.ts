@@ -55,21 +55,25 @@ describe('send', () => {
     expect(await job?.getState()).toBe('prioritized');
   });
 
-  test('maps priority to BullMQ ranks', async () => {
+  test('ranks priority by class and mailbox backlog', async () => {
     const queueName = uniqueQueueName();
     const client = createClient({ queueName });
     const queue = openQueue(queueName);
+    const rankOf = async (id: string) => (await queue.getJob(id))?.opts.priority;
 
-    for (const [priority, rank] of [
-      ['high', 1],
-      ['normal', 5],
-      ['low', 10],
-    ] as const) {
-      const { id } = await client.send(validMessage({ priority }));
-      expect((await queue.getJob(id))?.opts.priority).toBe(rank);
-    }
-    const { id } = await client.send(validMessage());
-    expect((await queue.getJob(id))?.opts.priority).toBe(5);
+    const high = await client.send(validMessage({ priority: 'high' }));
+    const first = await client.send(validMessage());
+    const second = await client.send(validMessage({ priority: 'normal' }));
+    const low = await client.send(validMessage({ priority: 'low' }));
+    const otherMailbox = await client.send(validMessage({ from: 'other@example.com' }));
+
+    expect(await rankOf(high.id)).toBe(1);
+    // Normal messages rank 2 + their mailbox's recent enqueue count.
+    expect(await rankOf(first.id)).toBe(3);
+    expect(await rankOf(second.id)).toBe(4);
+    expect(await rankOf(low.id)).toBe(1_000_005);
+    // The first message of another mailbox goes ahead of the first mailbox's backlog.
+    expect(await rankOf(otherMailbox.id)).toBe(3);
   });
 
   test('delays job until notBefore', async () => {

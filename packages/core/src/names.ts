@@ -31,6 +31,7 @@ export function postroomKeys(queueName: string) {
       reservations: `${base}:mb:${address}:reservations`,
       rateLog: `${base}:mb:${address}:sends`,
       parked: `${base}:mb:${address}:parked`,
+      enqueued: `${base}:mb:${address}:enqueued`,
       authVerified: `${base}:mb:${address}:auth-ok`,
       authProbe: `${base}:mb:${address}:auth-probe`,
     }),

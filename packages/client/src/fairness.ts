@@ -1,0 +1,53 @@
+import type { PostroomKeys } from '@postroom/core';
+import type { Redis } from 'ioredis';
+import type { BulkJob } from './enqueue.js';
+
+// BullMQ serves the lowest priority number first and accepts at most 2^21 (2,097,152).
+const HIGH_PRIORITY = 1;
+const NORMAL_BASE = 2;
+const LOW_BASE = 1_000_002;
+const MAX_ORDINAL = 1_000_000;
+/** How long a mailbox's enqueue count lasts after its last message, in ms. */
+const ORDINAL_TTL_MS = 10 * 60_000;
+
+/**
+ * Sets each job's BullMQ priority so that one mailbox's backlog cannot hold up another
+ * mailbox's messages in the shared queue. Within a priority class, a message is ranked by how
+ * many messages its mailbox enqueued recently (its ordinal), so workers take the first message
+ * of a quiet mailbox before the 10,000th of a busy one. High-priority messages come first.
+ * Costs one INCRBY per mailbox per batch.
+ */
+export async function assignFairPriorities(
+  redis: Redis,
+  keys: PostroomKeys,
+  jobs: BulkJob[],
+): Promise<void> {
+  const ranked = jobs.filter((job) => job.data.message.priority !== 'high');
+  for (const job of jobs) {
+    if (job.data.message.priority === 'high') job.opts.priority = HIGH_PRIORITY;
+  }
+  if (ranked.length === 0) return;
+
+  const byMailbox = new Map<string, BulkJob[]>();
+  for (const job of ranked) {
+    const mailbox = job.data.message.from.address.toLowerCase();
+    byMailbox.set(mailbox, [...(byMailbox.get(mailbox) ?? []), job]);
+  }
+  const pipeline = redis.pipeline();
+  for (const [mailbox, mailboxJobs] of byMailbox) {
+    const key = keys.mailbox(mailbox).enqueued;
+    pipeline.incrby(key, mailboxJobs.length).pexpire(key, ORDINAL_TTL_MS);
+  }
+  const replies = (await pipeline.exec()) ?? [];
+
+  [...byMailbox.values()].forEach((mailboxJobs, position) => {
+    const [error, last] = replies[position * 2] ?? [];
+    if (error) throw error;
+    const first = Number(last) - mailboxJobs.length + 1;
+    mailboxJobs.forEach((job, index) => {
+      const ordinal = Math.min(first + index, MAX_ORDINAL);
+      const base = job.data.message.priority === 'low' ? LOW_BASE : NORMAL_BASE;
+      job.opts.priority = base + ordinal;
+    });
+  });
+}
