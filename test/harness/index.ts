@@ -1,3 +1,4 @@
 export { freePort, RedisServer, type RedisServerOptions } from '../../apps/cli/src/redis-server.js';
 export { LocalStack, type LocalStackOptions, type StackMailbox } from '../../apps/cli/src/local-stack.js';
 export { waitForFinal, waitUntil } from './wait.js';
+export { type Account, account } from './account.js';

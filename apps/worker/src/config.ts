@@ -61,6 +61,10 @@ export interface WorkerConfig {
   /** Time an unused SMTP connection stays open for the next message, in ms. */
   connectionIdleMs: number;
   http: { host: string; port: number };
+  /** BullMQ job lock; must outlast the longest silence of an SMTP transaction. */
+  lockDurationMs: number;
+  /** How often workers look for jobs whose lock expired (their worker died), in ms. */
+  stalledIntervalMs: number;
   shutdownTimeoutMs: number;
   logLevel: string;
 }
@@ -97,6 +101,8 @@ const envSchema = z.object({
   POSTROOM_HTTP_HOST: z.string().default('0.0.0.0'),
   POSTROOM_HTTP_PORT: integer(0).max(65535).default(9464),
   POSTROOM_SHUTDOWN_TIMEOUT_MS: integer(0).default(30_000),
+  POSTROOM_LOCK_DURATION_MS: integer(1000).optional(),
+  POSTROOM_STALLED_INTERVAL_MS: integer(500).default(30_000),
   POSTROOM_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -143,12 +149,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     circuitOpenMs: vars.POSTROOM_CIRCUIT_OPEN_MS,
     recordRetentionMs: vars.POSTROOM_RECORD_RETENTION_MS,
     http: { host: vars.POSTROOM_HTTP_HOST, port: vars.POSTROOM_HTTP_PORT },
+    lockDurationMs: lockDuration(vars),
+    stalledIntervalMs: vars.POSTROOM_STALLED_INTERVAL_MS,
     shutdownTimeoutMs: vars.POSTROOM_SHUTDOWN_TIMEOUT_MS,
     logLevel: vars.POSTROOM_LOG_LEVEL,
   };
 }
 
 type EnvVars = z.infer<typeof envSchema>;
+
+// The lock is renewed every half lock while the process runs; it must outlast the socket
+// timeout so that a slow but live send is never taken over by another worker.
+function lockDuration(vars: EnvVars): number {
+  const minimumMs = vars.POSTROOM_SMTP_SOCKET_TIMEOUT_MS * 2;
+  const lockMs = vars.POSTROOM_LOCK_DURATION_MS ?? Math.max(30_000, minimumMs);
+  if (lockMs < minimumMs) {
+    throw new ConfigError('invalid worker environment', [
+      {
+        path: 'POSTROOM_LOCK_DURATION_MS',
+        message: `${lockMs} ms is shorter than twice POSTROOM_SMTP_SOCKET_TIMEOUT_MS (${minimumMs} ms); raise it or lower the socket timeout`,
+      },
+    ]);
+  }
+  return lockMs;
+}
 
 function envIssue(issue: z.core.$ZodIssue): ValidationIssue {
   const variable = String(issue.path[0] ?? '');

@@ -12,8 +12,9 @@ import { SubmissionGuard } from './guard.js';
 import { startHttpServer } from './http-server.js';
 import { createLogger } from './logger.js';
 import { MailboxDirectory } from './mailboxes.js';
-import { createMetrics, type Metrics } from './metrics.js';
+import { createMetrics, initMailboxSeries, type Metrics } from './metrics.js';
 import { SendProcessor } from './processor.js';
+import { QueueSnapshotReader } from './queue-snapshot.js';
 import { JobPromoter } from './promoter.js';
 import { SessionPool } from './smtp/pool.js';
 import { StatusStore } from './status-store.js';
@@ -82,9 +83,8 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
     connection,
     prefix: KEY_PREFIX,
     concurrency: config.concurrency,
-    // The lock must outlive the longest SMTP transaction, so a slow but live send is never
-    // taken over by another worker; it is renewed every half lock while the process runs.
-    lockDuration: Math.max(30_000, config.smtp.socketTimeoutMs * 2),
+    lockDuration: config.lockDurationMs,
+    stalledInterval: config.stalledIntervalMs,
     maxStalledCount: 10,
     autorun: false,
   });
@@ -93,7 +93,7 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
     if (job?.name !== SEND_JOB_NAME) logger.warn({ jobId: job?.id, err: error }, 'unexpected job failed');
   });
 
-  collectQueueDepth(metrics, queue, redis);
+  collectQueueDepth(metrics, new QueueSnapshotReader(redis, queue, keys, config.mailboxes), redis, logger);
 
   let closing = false;
   const ready = () => !closing && redis.status === 'ready' && worker.isRunning();
@@ -167,11 +167,27 @@ async function publishMailboxes(redis: Redis, key: string, config: WorkerConfig)
   await redis.hset(key, ...entries);
 }
 
-function collectQueueDepth(metrics: Metrics, queue: Queue, redis: Redis): void {
+/**
+ * Connects the scrape-time gauges to Redis: queue depth, dead letters, oldest waiting message and
+ * per-mailbox state and usage. A failed or slow read leaves those gauges without series for that
+ * scrape; `postroom_redis_up` tells why. A failure is logged once until a read succeeds again.
+ */
+function collectQueueDepth(metrics: Metrics, reader: QueueSnapshotReader, redis: Redis, logger: Logger): void {
+  initMailboxSeries(metrics, reader.addresses);
   metrics.sources.redisReady = () => redis.status === 'ready';
-  metrics.sources.queueCounts = async () => {
+
+  let failing = false;
+  metrics.sources.queueSnapshot = async () => {
     if (redis.status !== 'ready') return undefined;
-    return queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed');
+    try {
+      const snapshot = await reader.read();
+      failing = false;
+      return snapshot;
+    } catch (error) {
+      if (!failing) logger.warn({ err: error }, 'reading queue metrics from redis failed; they are left out until it works');
+      failing = true;
+      return undefined;
+    }
   };
 }
 
