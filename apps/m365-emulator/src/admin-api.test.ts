@@ -9,7 +9,7 @@ import {
   startTestEmulator,
   testApp,
 } from './test-support/fixtures.js';
-import type { AcceptedMessage, Emulator } from './types.js';
+import type { AcceptedMessage, Emulator, EmulatorStats } from './types.js';
 
 const SECOND_MAILBOX = 'second@contoso.example';
 
@@ -83,7 +83,7 @@ describe('admin API', () => {
     await send(MAILBOX, 'to be cleared');
 
     const response = await api('/api/messages', { method: 'DELETE' });
-    const stats = await (await api('/api/stats')).json();
+    const stats = (await (await api('/api/stats')).json()) as EmulatorStats;
 
     expect(response.status).toBe(204);
     expect(emulator.messages()).toEqual([]);
@@ -92,7 +92,7 @@ describe('admin API', () => {
   });
 
   it('returns every stats field', async () => {
-    const stats = await (await api('/api/stats')).json();
+    const stats = (await (await api('/api/stats')).json()) as EmulatorStats;
 
     expect(Object.keys(stats).sort()).toEqual([
       'duplicateMessageIds',

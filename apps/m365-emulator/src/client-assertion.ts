@@ -5,6 +5,8 @@ import type { EmulatorApp } from './types.js';
 
 export const JWT_BEARER_ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 const ASSERTION_ALGORITHMS = new Set(['RS256', 'PS256', 'ES256']);
+/** Allowed clock skew: msal-node 7 rounds `nbf` to the nearest second, so it can be ahead of us. */
+const ASSERTION_CLOCK_TOLERANCE_SECONDS = 60;
 
 /**
  * Verifies a certificate credential: a JWT signed with the key of the app's certificate, with
@@ -27,6 +29,7 @@ export async function verifyClientAssertion(
   try {
     await jwtVerify(assertion, key, {
       algorithms: [algorithm],
+      clockTolerance: ASSERTION_CLOCK_TOLERANCE_SECONDS,
       audience: tokenUrl,
       issuer: app.clientId,
       subject: app.clientId,

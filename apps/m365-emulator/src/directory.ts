@@ -34,12 +34,12 @@ export class Directory {
     return this.#apps.get(appKey(tenantId, clientId));
   }
 
-  /** Whether the app holds SMTP.SendAsApp and FullAccess on the mailbox. */
+  /** Checks whether the app has SMTP.SendAsApp and FullAccess on the mailbox. */
   appHasMailbox(app: EmulatorApp, mailbox: string): boolean {
     return this.#mailboxesByApp.get(app)?.has(mailbox.toLowerCase()) ?? false;
   }
 
-  /** Whether a session authenticated as `mailbox` may use `fromAddress` as sender. */
+  /** Checks whether a session authenticated as `mailbox` may use `fromAddress` as sender. */
   maySendAs(mailbox: string, fromAddress: string): boolean {
     const from = fromAddress.toLowerCase();
     if (from === mailbox.toLowerCase()) {

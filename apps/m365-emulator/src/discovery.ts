@@ -1,6 +1,6 @@
 /**
- * OpenID Connect metadata of a tenant, shaped like Entra ID's v2.0 document, with every endpoint
- * on the emulator. `baseUrl` is `https://host:port`.
+ * Builds the OpenID Connect metadata of a tenant, shaped like Entra ID's v2.0 document, with every
+ * endpoint on the emulator. `baseUrl` is `https://host:port`.
  */
 export function openIdConfiguration(baseUrl: string, tenantId: string): Record<string, unknown> {
   const authority = `${baseUrl}/${tenantId}`;
@@ -31,9 +31,9 @@ export function openIdConfiguration(baseUrl: string, tenantId: string): Record<s
 }
 
 /**
- * The response of Entra ID's instance discovery endpoint (`/common/discovery/instance`) for an
- * authority on the emulator. `authorizationEndpoint` is the query parameter MSAL sends; its first
- * path segment names the tenant.
+ * Builds the response of Entra ID's instance discovery endpoint (`/common/discovery/instance`)
+ * for an authority on the emulator. `authorizationEndpoint` is the query parameter MSAL sends, and
+ * its first path segment names the tenant.
  */
 export function instanceDiscovery(
   baseUrl: string,

@@ -1,7 +1,7 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 import { AdminApi } from './admin-api.js';
 import { createServerCertificate } from './certificate.js';
 import { Directory } from './directory.js';
@@ -36,20 +36,8 @@ interface Ports {
  */
 export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
   const settings = resolveSettings(options);
-  const logger = (options.logger ?? pino({ level: 'silent' })).child({
-    component: 'm365-emulator',
-  });
-  const context: SmtpContext = {
-    directory: new Directory(options.apps, options.sendAs),
-    limits: new LimitTable(options.limits, options.mailboxLimits),
-    tokens: await TokenAuthority.create(settings.tokenLifetimeSeconds),
-    usage: new MailboxUsage(settings.timeUnitMs),
-    stats: new StatsRecorder(),
-    store: new MessageStore(),
-    faults: new FaultRegistry(),
-    timers: new TimerSet(),
-    logger,
-  };
+  const rootLogger = options.logger ?? pino({ level: 'silent' });
+  const context = await createContext(options, settings, rootLogger.child({ component: 'smtp' }));
 
   const createdStateDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? (await mkdtemp(path.join(os.tmpdir(), 'm365-emulator-')));
@@ -62,34 +50,42 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   try {
     await mkdir(stateDir, { recursive: true });
     const certificate = await createServerCertificate(stateDir, settings.certificateHostnames);
-    const emulator = new RunningEmulator(settings, context, certificate.caFile, removeStateDir);
-    const servers: Servers = {
-      smtp: new SmtpSubmission(
-        { ...context, logger: logger.child({ component: 'smtp' }) },
-        certificate,
-      ),
+    const emulatorLogger = rootLogger.child({ component: 'emulator' });
+    const emulator = new RunningEmulator(settings, context, certificate.caFile, {
+      removeStateDir,
+      logger: emulatorLogger,
+    });
+    await emulator.listen({
+      smtp: new SmtpSubmission(context, certificate),
       identity: new IdentityEndpoint(
-        { ...context, logger: logger.child({ component: 'identity' }) },
+        { ...context, logger: rootLogger.child({ component: 'identity' }) },
         certificate,
       ),
-      admin: new AdminApi(emulator, logger.child({ component: 'admin-api' })),
-    };
-    await emulator.listen(servers);
-    logger.info(
-      {
-        ...settings,
-        smtpPort: emulator.smtpPort,
-        httpsPort: emulator.httpsPort,
-        apiPort: emulator.apiPort,
-        caFile: emulator.caFile,
-      },
-      'emulator started',
-    );
+      admin: new AdminApi(emulator, rootLogger.child({ component: 'admin-api' })),
+    });
     return emulator;
   } catch (error) {
     await removeStateDir();
     throw error;
   }
+}
+
+async function createContext(
+  options: EmulatorOptions,
+  settings: EmulatorSettings,
+  logger: Logger,
+): Promise<SmtpContext> {
+  return {
+    directory: new Directory(options.apps, options.sendAs),
+    limits: new LimitTable(options.limits, options.mailboxLimits),
+    tokens: await TokenAuthority.create(settings.tokenLifetimeSeconds),
+    usage: new MailboxUsage(settings.timeUnitMs),
+    stats: new StatsRecorder(),
+    store: new MessageStore(),
+    faults: new FaultRegistry(),
+    timers: new TimerSet(),
+    logger,
+  };
 }
 
 class RunningEmulator implements Emulator {
@@ -101,6 +97,7 @@ class RunningEmulator implements Emulator {
   readonly #settings: EmulatorSettings;
   readonly #context: SmtpContext;
   readonly #removeStateDir: () => Promise<void>;
+  readonly #logger: Logger;
   #servers: Servers | undefined;
   #closing: Promise<void> | undefined;
 
@@ -108,13 +105,14 @@ class RunningEmulator implements Emulator {
     settings: EmulatorSettings,
     context: SmtpContext,
     caFile: string,
-    removeStateDir: () => Promise<void>,
+    lifecycle: { removeStateDir: () => Promise<void>; logger: Logger },
   ) {
     this.#settings = settings;
     this.#context = context;
     this.host = settings.host;
     this.caFile = caFile;
-    this.#removeStateDir = removeStateDir;
+    this.#removeStateDir = lifecycle.removeStateDir;
+    this.#logger = lifecycle.logger;
   }
 
   /** Starts the servers; when one fails to listen, closes the others and rethrows. */
@@ -132,6 +130,14 @@ class RunningEmulator implements Emulator {
       await this.#closeServers();
       throw error;
     }
+    this.#logger.info(
+      { ...this.#settings, ...this.#ports(), caFile: this.caFile },
+      'emulator started',
+    );
+  }
+
+  #ports(): Ports {
+    return { smtpPort: this.smtpPort, httpsPort: this.httpsPort, apiPort: this.apiPort };
   }
 
   get apiUrl(): string {
@@ -166,12 +172,12 @@ class RunningEmulator implements Emulator {
     this.#context.store.clear();
     this.#context.stats.reset();
     this.#context.usage.reset();
-    this.#context.logger.info('reset messages, counters and rate windows');
+    this.#logger.info('reset messages, counters and rate windows');
   }
 
   revokeTokens(): void {
     this.#context.tokens.revokeAll();
-    this.#context.logger.info('revoked every token issued so far');
+    this.#logger.info('revoked every token issued so far');
   }
 
   addFault(spec: FaultSpec): Fault {
@@ -189,7 +195,7 @@ class RunningEmulator implements Emulator {
   close(): Promise<void> {
     this.#closing ??= this.#closeServers().then(async () => {
       await this.#removeStateDir();
-      this.#context.logger.info('emulator stopped');
+      this.#logger.info('emulator stopped');
     });
     return this.#closing;
   }

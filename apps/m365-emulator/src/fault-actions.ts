@@ -20,7 +20,7 @@ export class TimerSet {
   }
 }
 
-/** What a stage does for each fault action. */
+/** Handlers a stage supplies for each fault action. */
 export interface FaultOutcomes {
   /** Continue as if there were no fault. */
   proceed(): void;

@@ -6,7 +6,7 @@ import { instanceDiscovery, openIdConfiguration } from './discovery.js';
 import { type EntraError, EntraErrors, EntraRequestError, entraErrorBody } from './entra-errors.js';
 import { runFault, type TimerSet } from './fault-actions.js';
 import type { FaultRegistry } from './faults.js';
-import { closeHttpServer, listen, readBody, sendJson } from './http-util.js';
+import { BodyTooLargeError, closeHttpServer, listen, readBody, sendJson } from './http-util.js';
 import type { StatsRecorder } from './stats.js';
 import type { TokenAuthority } from './token-authority.js';
 import { grantClientCredentials } from './token-request.js';
@@ -40,6 +40,10 @@ export class IdentityEndpoint {
       { key: tlsOptions.privateKeyPem, cert: tlsOptions.certificatePem, minVersion: 'TLSv1.2' },
       (request, response) => {
         this.#route(request, response).catch((error: unknown) => {
+          if (error instanceof BodyTooLargeError) {
+            sendJson(response, 413, { error: 'invalid_request', error_description: error.message });
+            return;
+          }
           context.logger.error({ err: error, url: request.url }, 'identity request failed');
           if (!response.headersSent) {
             sendJson(response, 500, { error: 'server_error' });

@@ -14,6 +14,7 @@ import {
   waitFor,
 } from './test-support/fixtures.js';
 import { RawSmtpClient } from './test-support/raw-smtp-client.js';
+import type { EmulatorApp } from './types.js';
 
 const HANDLE_TYPES = ['TCPServerWrap', 'TCPSocketWrap', 'Timeout'];
 
@@ -25,6 +26,11 @@ function countHandles(): Record<string, number> {
     }
   }
   return counts;
+}
+
+function appWithoutCredential(): EmulatorApp {
+  const { clientSecret: _secret, ...app } = testApp();
+  return app;
 }
 
 describe('emulator lifecycle', () => {
@@ -111,7 +117,7 @@ describe('emulator lifecycle', () => {
     [{ limits: { messagesPerMinute: 0 } }, 'Invalid option limits.messagesPerMinute: 0'],
     [{ limits: { messagesPerHour: 5 } }, 'Invalid option limits.messagesPerHour: unknown limit'],
     [{ mailboxLimits: { [MAILBOX]: { maxMessageBytes: -1 } } }, `mailboxLimits["${MAILBOX}"]`],
-    [{ apps: [testApp({ clientSecret: undefined })] }, 'set clientSecret or certificatePem'],
+    [{ apps: [appWithoutCredential()] }, 'set clientSecret or certificatePem'],
     [{ apps: [testApp({ tenantId: '' })] }, 'Invalid option apps[0].tenantId'],
   ])('rejects invalid options %j', async (options, message) => {
     const starting = startEmulator({ apps: [testApp()], ...options } as never);

@@ -14,7 +14,7 @@ export async function parseSubmission(raw: Buffer): Promise<ParsedMail> {
   return simpleParser(raw, { skipHtmlToText: true, skipTextLinks: true, skipImageLinks: true });
 }
 
-/** All addresses of the From header, lower case. */
+/** Returns every address of the From header in lower case. */
 export function fromAddresses(parsed: ParsedMail): string[] {
   return addressesOf(parsed.from).map((address) => address.toLowerCase());
 }

@@ -46,9 +46,9 @@ const ENHANCED_CODE_PATTERN = /^[245]\.\d{1,3}\.\d{1,3}(?: |$)/;
 
 /**
  * Turns a reply as smtp-server's `send(code, data, context)` received it into the reply Exchange
- * Online sends. Replies the emulator built itself already start with an enhanced status code and
- * pass unchanged; smtp-server's own texts are mapped, and any other text gets a generic enhanced
- * code (`5.0.0`) so every 2xx, 4xx and 5xx reply carries one, as Exchange's do.
+ * Online sends. Replies the emulator built itself start with an enhanced status code and pass
+ * unchanged. smtp-server's own texts are mapped to Exchange's. Any other text gets a generic
+ * enhanced code such as `5.0.0`, so that every 2xx, 4xx and 5xx reply carries one.
  */
 export function toExchangeReply(
   code: number,

@@ -19,7 +19,7 @@ function xoauth2(mailbox: string, token: string): string {
   return Buffer.from(`user=${mailbox}\x01auth=Bearer ${token}\x01\x01`).toString('base64');
 }
 
-/** Connects, reads the greeting and says EHLO; with `secure`, also upgrades with STARTTLS. */
+/** Connects, reads the greeting and sends EHLO; with `secure`, also upgrades with STARTTLS. */
 async function openClient(emulator: Emulator, secure: boolean): Promise<RawSmtpClient> {
   const client = await RawSmtpClient.connect(emulator.smtpPort);
   await client.readReply();

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { Logger } from 'pino';
 import type { SMTPServerSession } from 'smtp-server';
 import { describeAcceptedMessage, fromAddresses, parseSubmission } from './message-capture.js';
 import type { SessionState, SmtpContext } from './smtp-context.js';
@@ -44,7 +45,10 @@ export async function submitMessage(
   const limits = context.limits.for(mailbox);
   if (data.raw === undefined) {
     context.stats.countViolation('size');
-    log.info({ sizeBytes: data.sizeBytes, limitBytes: limits.maxMessageBytes }, 'rejected size');
+    log.info(
+      { sizeBytes: data.sizeBytes, limitBytes: limits.maxMessageBytes },
+      'rejected message over the size limit',
+    );
     throw new SmtpReplyError(Replies.messageTooLarge);
   }
 
@@ -60,17 +64,7 @@ export async function submitMessage(
 
   const envelopeTo = session.envelope.rcptTo.map((recipient) => recipient.address);
   const nowMs = Date.now();
-  if (context.usage.messagesInWindow(mailbox, nowMs) >= limits.messagesPerMinute) {
-    context.stats.countViolation('rate');
-    log.info({ messagesPerMinute: limits.messagesPerMinute }, 'rejected message over the rate');
-    throw new SmtpReplyError(Replies.messageRate);
-  }
-  const recipientsToday = context.usage.recipientsInDay(mailbox, nowMs);
-  if (recipientsToday + envelopeTo.length > limits.recipientsPerDay) {
-    context.stats.countViolation('recipientsPerDay');
-    log.info({ recipientsToday, recipientsPerDay: limits.recipientsPerDay }, 'rejected quota');
-    throw new SmtpReplyError(Replies.dailyRecipientQuota);
-  }
+  checkSendingLimits(context, mailbox, envelopeTo.length, nowMs, log);
 
   context.usage.recordAccepted(mailbox, envelopeTo.length, nowMs);
   const mailFrom = session.envelope.mailFrom;
@@ -82,4 +76,29 @@ export async function submitMessage(
   }
   log.debug({ id: message.id, recipients: envelopeTo.length }, 'accepted message');
   return acceptedReply(message.messageId);
+}
+
+/** Checks the message rate, then the rolling-day recipient quota, of the mailbox. */
+function checkSendingLimits(
+  context: SmtpContext,
+  mailbox: string,
+  recipientCount: number,
+  nowMs: number,
+  log: Logger,
+): void {
+  const limits = context.limits.for(mailbox);
+  if (context.usage.messagesInWindow(mailbox, nowMs) >= limits.messagesPerMinute) {
+    context.stats.countViolation('rate');
+    log.info({ messagesPerMinute: limits.messagesPerMinute }, 'rejected message over the rate');
+    throw new SmtpReplyError(Replies.messageRate);
+  }
+  const recipientsToday = context.usage.recipientsInDay(mailbox, nowMs);
+  if (recipientsToday + recipientCount > limits.recipientsPerDay) {
+    context.stats.countViolation('recipientsPerDay');
+    log.info(
+      { recipientsToday, recipientsPerDay: limits.recipientsPerDay },
+      'rejected message over the daily recipient quota',
+    );
+    throw new SmtpReplyError(Replies.dailyRecipientQuota);
+  }
 }

@@ -1,16 +1,15 @@
-import type { SMTPServer } from 'smtp-server';
 import { runFault } from './fault-actions.js';
+import type { SmtpConnection } from './hooked-smtp-server.js';
 import { type OutgoingReply, replyStatsKey, toExchangeReply } from './reply-rewrite.js';
 import type { SessionState, SmtpContext } from './smtp-context.js';
 import { parseReplyLine } from './smtp-replies.js';
 
-export type SmtpConnection = SMTPServer['connections'] extends Set<infer C> ? C : never;
-
 /**
- * Wraps `connection.send`. smtp-server writes every reply of a connection through this one method
- * (command replies, AUTH challenges, the greeting, timeouts and shutdown notices), so the wrapper
- * sees each reply exactly once. It rewrites smtp-server's own texts to Exchange Online's, counts
- * the reply by code and enhanced code, and injects `ehlo` and `data` stage faults.
+ * Wraps `connection.send`. In smtp-server 3.21 every reply of a connection goes through this one
+ * method (command replies, AUTH challenges, the greeting, timeouts and shutdown notices), and its
+ * source calls `send` the single write site, so the wrapper receives each reply once. It rewrites
+ * smtp-server's own texts to Exchange Online's, counts the reply by code and enhanced code, and
+ * injects `ehlo` and `data` stage faults.
  */
 export function instrumentConnection(
   connection: SmtpConnection,

@@ -13,7 +13,7 @@ import {
   startTestEmulator,
 } from './test-support/fixtures.js';
 import { RawSmtpClient } from './test-support/raw-smtp-client.js';
-import type { Emulator } from './types.js';
+import type { Emulator, EmulatorStats } from './types.js';
 
 const SHARED_ADDRESS = 'support@contoso.example';
 const UNRELATED_ADDRESS = 'someone@fabrikam.example';
@@ -172,7 +172,7 @@ describe('SMTP message capture', () => {
     await sendOnSession(session, { from: MAILBOX, to: ['a@fabrikam.example'] }, raw);
     await sendOnSession(session, { from: MAILBOX, to: ['a@fabrikam.example'] }, raw);
     await closeSession(session);
-    const stats = await (await fetch(`${emulator.apiUrl}/api/stats`)).json();
+    const stats = (await (await fetch(`${emulator.apiUrl}/api/stats`)).json()) as EmulatorStats;
 
     expect(stats.replies).toMatchObject({
       '220': 1,

@@ -2,8 +2,8 @@
 export const SERVER_NAME = 'EMULATOR';
 
 /**
- * Replies the emulator sends on purpose, each a complete reply line. Texts quoted from Exchange
- * Online transcripts are exact; the ones marked unconfirmed are our best guess.
+ * Replies the emulator sends on purpose, each a complete reply line. The limit, permission and
+ * authentication replies are Exchange Online's texts unless a NOTE marks them otherwise.
  */
 export const Replies = {
   startTls: '220 2.0.0 SMTP server ready',
@@ -29,6 +29,8 @@ export const Replies = {
   messageTooLarge: '552 5.3.4 Message size exceeds fixed maximum message size',
   oldTlsVersion:
     '421 4.7.66 TLS 1.0 and 1.1 are not supported. Please upgrade/update your client to support TLS 1.2. Visit https://aka.ms/smtp_auth_tls.',
+  // NOTE: the protocol error replies below follow Exchange's wording as remembered. Only 504 5.7.4
+  // is checked against transcripts, and there Exchange also appends its host name in brackets.
   unrecognizedAuthType: '504 5.7.4 Unrecognized authentication type',
   unrecognizedCommand: '500 5.3.3 Unrecognized command',
   sendHelloFirst: '503 5.5.2 Send hello first',
@@ -47,12 +49,12 @@ export const Replies = {
   resetting: '250 2.0.0 Resetting',
 } as const;
 
-/** The reply to a message accepted at the end of DATA. */
+/** Builds the reply to a message accepted at the end of DATA. */
 export function acceptedReply(messageId: string): string {
   return `250 2.0.0 OK ${messageId} [Hostname=${SERVER_NAME}]`;
 }
 
-/** The 220 greeting, with the date formatted like `Thu, 4 Dec 2025 15:14:00 +0000`. */
+/** Builds the 220 greeting, with the date formatted like `Thu, 4 Dec 2025 15:14:00 +0000`. */
 export function greetingReply(now: Date): string {
   const [weekday, day, month, year, time] = now.toUTCString().replace(',', '').split(' ');
   const date = `${weekday}, ${Number(day)} ${month} ${year} ${time} +0000`;

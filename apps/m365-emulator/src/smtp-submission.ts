@@ -1,39 +1,25 @@
 import type net from 'node:net';
 import type { Readable } from 'node:stream';
 import type tls from 'node:tls';
-import {
-  SMTPServer,
-  type SMTPServerAddress,
-  type SMTPServerAuthentication,
-  type SMTPServerAuthenticationResponse,
-  type SMTPServerSession,
+import type {
+  SMTPServerAddress,
+  SMTPServerAuthentication,
+  SMTPServerAuthenticationResponse,
+  SMTPServerOptions,
+  SMTPServerSession,
 } from 'smtp-server';
 import { runFault } from './fault-actions.js';
 import type { Fault, FaultStage } from './faults.js';
+import { greetWithoutDelay, HookedSmtpServer } from './hooked-smtp-server.js';
 import { authenticate } from './smtp-auth.js';
 import type { SessionState, SmtpContext } from './smtp-context.js';
 import { type ReceivedData, readMessage, submitMessage } from './smtp-data.js';
 import { checkMailFrom, checkRcptTo } from './smtp-envelope.js';
-import { instrumentConnection, type SmtpConnection } from './smtp-instrument.js';
+import { instrumentConnection } from './smtp-instrument.js';
 import { parseReplyLine, Replies, SERVER_NAME, SmtpReplyError } from './smtp-replies.js';
 
 type Callback = (error?: Error | null) => void;
 type SubmissionOutcome = { text: string; error?: undefined } | { error: SmtpReplyError };
-type ConnectOptions = Parameters<SMTPServer['connect']>[1];
-
-/** smtp-server with a hook on every new connection, before its greeting is sent. */
-class HookedSmtpServer extends SMTPServer {
-  onConnection: (connection: SmtpConnection, socket: net.Socket) => void = () => undefined;
-
-  override connect(socket: net.Socket | tls.TLSSocket, socketOptions?: ConnectOptions): void {
-    super.connect(socket, socketOptions);
-    // connect() adds the new connection last and sends nothing before its 100 ms ready timer.
-    const connection = [...this.connections].at(-1);
-    if (connection !== undefined) {
-      this.onConnection(connection, socket);
-    }
-  }
-}
 
 export interface SmtpTlsOptions {
   certificatePem: string;
@@ -51,28 +37,8 @@ export class SmtpSubmission {
 
   constructor(context: SmtpContext, tlsOptions: SmtpTlsOptions) {
     this.#context = context;
+    this.#server = new HookedSmtpServer(this.#serverOptions(tlsOptions));
     const advertisedSizeBytes = context.limits.maxMessageBytesOfAnyMailbox();
-    this.#server = new HookedSmtpServer({
-      name: SERVER_NAME,
-      heloResponse: '%s Hello %s',
-      key: tlsOptions.privateKeyPem,
-      cert: tlsOptions.certificatePem,
-      // TLS 1.0 and 1.1 handshakes must succeed so that onSecure can send Exchange's 421 4.7.66.
-      minVersion: 'TLSv1',
-      ciphers: 'DEFAULT@SECLEVEL=0',
-      authMethods: ['LOGIN', 'XOAUTH2'],
-      authRequiredMessage: parseReplyLine(Replies.notAuthenticated).text,
-      disableReverseLookup: true,
-      hideSize: true,
-      logger: false,
-      onConnect: (session, callback) => this.#onConnect(session, callback),
-      onSecure: (socket, session, callback) => this.#onSecure(socket, session, callback),
-      onAuth: (auth, session, callback) => this.#onAuth(auth, session, callback),
-      onMailFrom: (address, session, callback) => this.#onMailFrom(address, session, callback),
-      onRcptTo: (address, session, callback) => this.#onRcptTo(address, session, callback),
-      onData: (stream, session, callback) => this.#onData(stream, session, callback),
-      onClose: (session) => this.#onClose(session),
-    });
     this.#server.onConnection = (connection, socket) => {
       const state: SessionState = {
         id: connection.id,
@@ -83,10 +49,36 @@ export class SmtpSubmission {
       this.#sessions.set(state.id, state);
       socket.once('close', () => this.#forget(state));
       instrumentConnection(connection, state, context, advertisedSizeBytes);
+      greetWithoutDelay(connection);
     };
     this.#server.on('error', (error: Error) => {
       context.logger.warn({ err: error }, 'SMTP connection error');
     });
+  }
+
+  #serverOptions(tlsOptions: SmtpTlsOptions): SMTPServerOptions {
+    return {
+      name: SERVER_NAME,
+      heloResponse: '%s Hello %s',
+      key: tlsOptions.privateKeyPem,
+      cert: tlsOptions.certificatePem,
+      // TLS 1.0 and 1.1 handshakes must succeed so that onSecure can send Exchange's 421 4.7.66.
+      minVersion: 'TLSv1',
+      ciphers: 'DEFAULT@SECLEVEL=0',
+      authMethods: ['LOGIN', 'XOAUTH2'],
+      authRequiredMessage: parseReplyLine(Replies.notAuthenticated).text,
+      disableReverseLookup: true,
+      // The EHLO rewrite advertises SIZE, and onMailFrom checks SIZE= against the mailbox limit.
+      hideSize: true,
+      logger: false,
+      onConnect: (session, callback) => this.#onConnect(session, callback),
+      onSecure: (socket, session, callback) => this.#onSecure(socket, session, callback),
+      onAuth: (auth, session, callback) => this.#onAuth(auth, session, callback),
+      onMailFrom: (address, session, callback) => this.#onMailFrom(address, session, callback),
+      onRcptTo: (address, session, callback) => this.#onRcptTo(address, session, callback),
+      onData: (stream, session, callback) => this.#onData(stream, session, callback),
+      onClose: (session) => this.#onClose(session),
+    };
   }
 
   /** Listens on `host:port` and resolves with the bound port. */
@@ -168,7 +160,7 @@ export class SmtpSubmission {
     readMessage(stream, maxBytes).then(
       (data) => this.#finishData(state, session, data, callback),
       (error: unknown) => {
-        // The client closed the connection in the middle of the message; nobody is left to reply to.
+        // The client closed the connection in the middle of the message, so no reply can be sent.
         this.#context.logger.debug({ sessionId: state.id, err: error }, 'DATA stream failed');
       },
     );

@@ -1,4 +1,13 @@
-import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createPrivateKey } from 'node:crypto';
+import {
+  createLocalJWKSet,
+  decodeJwt,
+  decodeProtectedHeader,
+  generateKeyPair,
+  jwtVerify,
+  SignJWT,
+} from 'jose';
+import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CLIENT_ID,
@@ -9,10 +18,15 @@ import {
   postTokenForm,
   startTestEmulator,
   TENANT_ID,
+  testApp,
 } from './test-support/fixtures.js';
 import type { Emulator } from './types.js';
 
 const TOKEN_LIFETIME_SECONDS = 1800;
+const CERTIFICATE_CLIENT_ID = 'c3a1b2d4-0000-4000-8000-00000000c3a1';
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+type SigningKey = Parameters<SignJWT['sign']>[0];
 
 function clientCredentials(overrides: Record<string, string> = {}): Record<string, string> {
   return {
@@ -35,10 +49,51 @@ interface ErrorBody {
 
 describe('token endpoint', () => {
   let emulator: Emulator;
+  let certificate: { cert: string; private: string };
 
   beforeAll(async () => {
-    emulator = await startTestEmulator({ tokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS });
+    certificate = await generate([{ name: 'commonName', value: 'assertion-test' }], {
+      algorithm: 'sha256',
+    });
+    emulator = await startTestEmulator({
+      tokenLifetimeSeconds: TOKEN_LIFETIME_SECONDS,
+      apps: [
+        testApp(),
+        {
+          tenantId: TENANT_ID,
+          clientId: CERTIFICATE_CLIENT_ID,
+          certificatePem: certificate.cert,
+          mailboxes: [],
+        },
+      ],
+    });
   });
+
+  /** Signs a client assertion for the certificate app; `expiresInSeconds` may be negative. */
+  async function clientAssertion(
+    expiresInSeconds: number,
+    key: SigningKey = createPrivateKey(certificate.private),
+  ): Promise<string> {
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    return new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256' })
+      .setIssuer(CERTIFICATE_CLIENT_ID)
+      .setSubject(CERTIFICATE_CLIENT_ID)
+      .setAudience(emulator.tokenUrl(TENANT_ID))
+      .setNotBefore(nowSeconds + Math.min(0, expiresInSeconds) - 60)
+      .setExpirationTime(nowSeconds + expiresInSeconds)
+      .sign(key);
+  }
+
+  function assertionForm(assertion: string): Record<string, string> {
+    return {
+      grant_type: 'client_credentials',
+      client_id: CERTIFICATE_CLIENT_ID,
+      client_assertion_type: JWT_BEARER,
+      client_assertion: assertion,
+      scope: OUTLOOK_SCOPE,
+    };
+  }
 
   afterAll(async () => {
     await emulator.close();
@@ -187,6 +242,47 @@ describe('token endpoint', () => {
 
     expect(result.status).toBe(401);
     expect((JSON.parse(result.body) as ErrorBody).error_codes).toEqual([7000218]);
+  });
+
+  it('accepts a client assertion signed with the certificate key', async () => {
+    const result = await postTokenForm(emulator, assertionForm(await clientAssertion(600)));
+
+    expect(result.status).toBe(200);
+    expect(
+      decodeJwt((JSON.parse(result.body) as { access_token: string }).access_token).appidacr,
+    ).toBe('2');
+  });
+
+  it('rejects an expired client assertion with AADSTS700024', async () => {
+    const result = await postTokenForm(emulator, assertionForm(await clientAssertion(-120)));
+
+    expect(result.status).toBe(401);
+    expect((JSON.parse(result.body) as ErrorBody).error_codes).toEqual([700024]);
+  });
+
+  it('rejects a client assertion signed with another key', async () => {
+    const { privateKey } = await generateKeyPair('RS256');
+    const result = await postTokenForm(
+      emulator,
+      assertionForm(await clientAssertion(600, privateKey)),
+    );
+
+    expect(result.status).toBe(401);
+    expect((JSON.parse(result.body) as ErrorBody).error_codes).toEqual([700027]);
+  });
+
+  it('rejects a client assertion with a foreign thumbprint', async () => {
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    const assertion = await new SignJWT({})
+      .setProtectedHeader({ alg: 'RS256', 'x5t#S256': 'AAAA' })
+      .setIssuer(CERTIFICATE_CLIENT_ID)
+      .setSubject(CERTIFICATE_CLIENT_ID)
+      .setAudience(emulator.tokenUrl(TENANT_ID))
+      .setExpirationTime(nowSeconds + 600)
+      .sign(createPrivateKey(certificate.private));
+    const result = await postTokenForm(emulator, assertionForm(assertion));
+
+    expect((JSON.parse(result.body) as ErrorBody).error_codes).toEqual([700027]);
   });
 
   it('serves OpenID metadata pointing at itself', async () => {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Fault, FaultSpec } from './faults.js';
 
-/** An Entra ID app registration that holds SMTP.SendAsApp and FullAccess on its mailboxes. */
+/** An Entra ID app registration that has SMTP.SendAsApp and FullAccess on its mailboxes. */
 export interface EmulatorApp {
   tenantId: string;
   clientId: string;
@@ -28,7 +28,7 @@ export interface EmulatorLimits {
 }
 
 export interface EmulatorOptions {
-  /** Loopback address every server listens on. Default `127.0.0.1`. */
+  /** Address every server listens on. Default `127.0.0.1`. */
   host?: string;
   /** SMTP submission port; 0 picks a free port. Default 0. */
   smtpPort?: number;
@@ -38,7 +38,7 @@ export interface EmulatorOptions {
   apiPort?: number;
   /** Length of one emulated minute in milliseconds; a day is 1440 of them. Default 60000. */
   timeUnitMs?: number;
-  /** Lifetime of issued access tokens in real seconds (not scaled). Default 3600. */
+  /** Lifetime of issued tokens in real seconds (not scaled); 0 issues expired tokens. Default 3600. */
   tokenLifetimeSeconds?: number;
   apps: EmulatorApp[];
   /** Limits of every mailbox; unset fields keep the Exchange Online defaults. */
@@ -51,7 +51,7 @@ export interface EmulatorOptions {
   certificateHostnames?: string[];
   /** Directory for the certificate and key files. Default: a new temporary directory. */
   stateDir?: string;
-  /** Default: a silent logger. */
+  /** Logger for starts, stops and rejected requests. Default: a silent logger. */
   logger?: Logger;
 }
 

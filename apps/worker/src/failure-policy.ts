@@ -118,8 +118,19 @@ export class FailurePolicy {
         return { messageId: context.payload.messageId, reply: claim.reply, rejectedRecipients: [], duplicateRun: true };
       case 'busy':
         return this.wait(context, claim.untilMs, 'in_flight_elsewhere', Number.POSITIVE_INFINITY);
-      case 'unknown':
       case 'abandoned':
+        // The owner stopped renewing its claim: it died, or its event loop stalled. Give a
+        // stalled owner one more claim period to record its outcome before calling it unknown.
+        if (Date.now() < claim.untilMs + this.#deps.config.lockDurationMs) {
+          return this.wait(context, claim.untilMs + this.#deps.config.lockDurationMs, 'in_flight_elsewhere', Number.POSITIVE_INFINITY);
+        }
+        await this.#deps.guard.markUnknown(context.payload.messageId);
+        return this.fail(
+          context,
+          { class: 'unknown_outcome', action: 'hold', reason: 'worker_lost_during_send' },
+          'a previous attempt stopped mid-send; not resending blindly',
+        );
+      case 'unknown':
         await this.#deps.guard.markUnknown(context.payload.messageId);
         return this.fail(
           context,

@@ -22,7 +22,16 @@ local untilMs = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
 if untilMs > tonumber(ARGV[1]) then
   return {'busy', tostring(untilMs)}
 end
-return {'abandoned'}
+return {'abandoned', tostring(untilMs)}
+`;
+
+/** Extends a claim its owner still holds. KEYS: 1 record. ARGV: 1 owner, 2 new expiry. */
+const EXTEND_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] and redis.call('HGET', KEYS[1], 'state') == 'inflight' then
+  redis.call('HSET', KEYS[1], 'until', ARGV[2])
+  return 1
+end
+return 0
 `;
 
 export type ClaimResult =
@@ -30,10 +39,11 @@ export type ClaimResult =
   | { kind: 'sent'; reply: string }
   | { kind: 'unknown' }
   | { kind: 'busy'; untilMs: number }
-  | { kind: 'abandoned' };
+  | { kind: 'abandoned'; untilMs: number };
 
 interface GuardCommands {
   postroomClaim(...args: (string | number)[]): Promise<string[]>;
+  postroomExtendClaim(...args: (string | number)[]): Promise<number>;
 }
 
 /**
@@ -48,6 +58,7 @@ export class SubmissionGuard {
 
   constructor(redis: Redis, keys: PostroomKeys, retentionMs: number) {
     redis.defineCommand('postroomClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
+    redis.defineCommand('postroomExtendClaim', { numberOfKeys: 1, lua: EXTEND_SCRIPT });
     this.#redis = redis as Redis & GuardCommands;
     this.#keys = keys;
     this.#retentionMs = retentionMs;
@@ -63,8 +74,13 @@ export class SubmissionGuard {
       this.#retentionMs,
     );
     if (kind === 'sent') return { kind, reply: detail ?? '' };
-    if (kind === 'busy') return { kind, untilMs: Number(detail) };
-    return { kind: kind as 'claimed' | 'unknown' | 'abandoned' };
+    if (kind === 'busy' || kind === 'abandoned') return { kind, untilMs: Number(detail) };
+    return { kind: kind as 'claimed' | 'unknown' };
+  }
+
+  /** Keeps a claim alive while its send is in progress. */
+  async extend(messageId: string, owner: string, untilMs: number): Promise<void> {
+    await this.#redis.postroomExtendClaim(this.#keys.submission(messageId), owner, untilMs);
   }
 
   /** Records that the server accepted the message. */

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { MAILBOX_STATES, type QueueSnapshot } from './queue-snapshot.js';
 
 // Enhanced status codes worth a label of their own; all others are counted as `other`.
 const KNOWN_CODES = new Set([
@@ -13,7 +14,8 @@ export function codeLabel(enhancedCode: string | undefined): string {
 }
 
 export interface MetricSources {
-  queueCounts?: () => Promise<Record<string, number> | undefined>;
+  /** Queue and mailbox state from Redis; undefined when Redis cannot be read. */
+  queueSnapshot?: () => Promise<QueueSnapshot | undefined>;
   redisReady?: () => boolean;
 }
 
@@ -80,16 +82,7 @@ export function createMetrics(registry: Registry = new Registry()) {
       labelNames: ['mailbox'],
       registers,
     }),
-    queueDepth: new Gauge({
-      name: 'postroom_queue_jobs',
-      help: 'Jobs in the queue by state; the same for every replica, so take max, not sum.',
-      labelNames: ['state'],
-      registers,
-      async collect() {
-        const counts = await sources.queueCounts?.();
-        for (const [state, count] of Object.entries(counts ?? {})) this.set({ state }, count);
-      },
-    }),
+    ...createQueueGauges(registers, coalesce(() => sources.queueSnapshot?.())),
     redisUp: new Gauge({
       name: 'postroom_redis_up',
       help: '1 when this process can reach Redis, else 0.',
@@ -102,3 +95,127 @@ export function createMetrics(registry: Registry = new Registry()) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * Starts each mailbox's sent counter at 0, so that the series exists before the first message
+ * and `increase()` counts that message too.
+ */
+export function initMailboxSeries(metrics: Metrics, addresses: readonly string[]): void {
+  for (const mailbox of addresses) metrics.sent.inc({ mailbox }, 0);
+}
+
+type Snapshot = () => Promise<QueueSnapshot | undefined>;
+
+/**
+ * Gauges read from Redis at scrape time. They describe the shared queue, so every replica
+ * reports the same values. While Redis cannot be read they have no series, rather than stale or
+ * zero ones; the `queue` label (a gauge without labels always has a value) makes that possible.
+ */
+function createQueueGauges(registers: Registry[], snapshot: Snapshot) {
+  return {
+    queueDepth: new Gauge({
+      name: 'postroom_queue_jobs',
+      help: 'Jobs in the queue by state; the same for every replica, so take max, not sum.',
+      labelNames: ['queue', 'state'],
+      registers,
+      async collect() {
+        const current = await snapshot();
+        this.reset();
+        if (!current) return;
+        for (const [state, count] of Object.entries(current.jobCounts)) {
+          this.set({ queue: current.queueName, state }, count);
+        }
+      },
+    }),
+    deadLetters: new Gauge({
+      name: 'postroom_dead_letters',
+      help: 'Messages in the dead-letter set (BullMQ failed jobs) until retried or purged.',
+      labelNames: ['queue'],
+      registers,
+      async collect() {
+        const current = await snapshot();
+        this.reset();
+        if (current) this.set({ queue: current.queueName }, current.jobCounts.failed ?? 0);
+      },
+    }),
+    oldestWaitingAge: new Gauge({
+      name: 'postroom_oldest_waiting_message_age_seconds',
+      help: 'Time since the oldest unsent message became due (enqueued, or its notBefore); 0 when none waits.',
+      labelNames: ['queue'],
+      registers,
+      async collect() {
+        const current = await snapshot();
+        this.reset();
+        if (current) this.set({ queue: current.queueName }, current.oldestWaitingAgeSeconds);
+      },
+    }),
+    ...createMailboxGauges(registers, snapshot),
+  };
+}
+
+function createMailboxGauges(registers: Registry[], snapshot: Snapshot) {
+  // One gauge per field of MailboxSnapshot; all share the snapshot of one scrape.
+  const mailboxGauge = (name: string, help: string, value: (mailbox: MailboxUsage) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['mailbox'],
+      registers,
+      async collect() {
+        const current = await snapshot();
+        this.reset();
+        for (const mailbox of current?.mailboxes ?? []) this.set({ mailbox: mailbox.address }, value(mailbox));
+      },
+    });
+  return {
+    mailboxState: new Gauge({
+      name: 'postroom_mailbox_state',
+      help: 'Health state of each mailbox, shared by every replica: 1 for the current state, 0 for the others.',
+      labelNames: ['mailbox', 'state'],
+      registers,
+      async collect() {
+        const current = await snapshot();
+        this.reset();
+        for (const mailbox of current?.mailboxes ?? []) {
+          for (const state of MAILBOX_STATES) {
+            this.set({ mailbox: mailbox.address, state }, mailbox.state === state ? 1 : 0);
+          }
+        }
+      },
+    }),
+    mailboxSendsInWindow: mailboxGauge(
+      'postroom_mailbox_sends_in_window',
+      'Sends of each mailbox started or accepted within its current rate window, across every replica.',
+      (mailbox) => mailbox.sendsInWindow,
+    ),
+    mailboxRateLimit: mailboxGauge(
+      'postroom_mailbox_rate_limit',
+      'Messages each mailbox may send per rate window (messagesPerWindow).',
+      (mailbox) => mailbox.rateLimit,
+    ),
+    mailboxConnections: mailboxGauge(
+      'postroom_mailbox_connections',
+      'SMTP connection leases each mailbox holds now, across every replica.',
+      (mailbox) => mailbox.connections,
+    ),
+    mailboxConnectionLimit: mailboxGauge(
+      'postroom_mailbox_connection_limit',
+      'SMTP connections each mailbox may hold at once (maxConnections).',
+      (mailbox) => mailbox.connectionLimit,
+    ),
+  };
+}
+
+type MailboxUsage = QueueSnapshot['mailboxes'][number];
+
+// Lets every gauge of one scrape share one read: prom-client collects all metrics concurrently,
+// so calls that arrive while a read is in flight get its result.
+function coalesce<T>(read: () => Promise<T> | undefined): () => Promise<T | undefined> {
+  let inFlight: Promise<T | undefined> | undefined;
+  return () => {
+    inFlight ??= Promise.resolve(read()).finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
+}

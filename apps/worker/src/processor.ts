@@ -103,8 +103,7 @@ export class SendProcessor {
     const { guard, status, config, pool } = this.#deps;
     const { payload, jobId } = context;
     const owner = `${config.instanceId}/${jobId}/${Date.now()}`;
-    const claimUntil = Date.now() + this.#maxSendMs();
-    const claim = await guard.claim(payload.messageId, owner, claimUntil);
+    const claim = await guard.claim(payload.messageId, owner, Date.now() + config.lockDurationMs);
 
     if (claim.kind !== 'claimed') {
       await this.#returnConnection(mailbox, connection);
@@ -113,6 +112,10 @@ export class SendProcessor {
 
     await status.update(jobId, { state: 'sending', mailbox: mailbox.address, messageId: payload.messageId });
     const started = performance.now();
+    // Renewed like the job lock, so the claim lapses soon after this process dies or stalls.
+    const heartbeat = setInterval(() => {
+      guard.extend(payload.messageId, owner, Date.now() + config.lockDurationMs).catch(() => {});
+    }, config.lockDurationMs / 2);
     let pooled: PooledSession | undefined;
     try {
       pooled = typeof connection === 'string' ? await this.#open(mailbox, connection) : connection;
@@ -126,6 +129,8 @@ export class SendProcessor {
       else if (typeof connection === 'string') await this.#deps.gate.releaseLease(mailbox, connection);
       this.#observe(mailbox, 'failed', started);
       return this.#onError(context, mailbox, error);
+    } finally {
+      clearInterval(heartbeat);
     }
   }
 

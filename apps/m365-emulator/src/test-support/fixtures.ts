@@ -10,7 +10,7 @@ export const TENANT_ID = '3f2a9c1e-7b4d-4e2a-9c1e-0a1b2c3d4e5f';
 export const CLIENT_ID = '9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a';
 export const CLIENT_SECRET = 'test-secret-value';
 export const MAILBOX = 'sender@contoso.example';
-/** A mailbox the test app holds no permission on. */
+/** A mailbox the test app has no permission on. */
 export const FOREIGN_MAILBOX = 'ceo@contoso.example';
 export const OUTLOOK_SCOPE = 'https://outlook.office365.com/.default';
 export const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
@@ -144,7 +144,7 @@ export function closeSession(connection: SMTPConnection): Promise<void> {
   });
 }
 
-/** A nodemailer transport that authenticates as `mailbox` with XOAUTH2. */
+/** Creates a nodemailer transport that authenticates as `mailbox` with XOAUTH2. */
 export function createTransport(emulator: Emulator, accessToken: string, mailbox = MAILBOX) {
   return nodemailer.createTransport({
     ...smtpOptions(emulator),
