@@ -66,6 +66,8 @@ export interface WorkerConfig {
   /** How often workers look for jobs whose lock expired (their worker died), in ms. */
   stalledIntervalMs: number;
   shutdownTimeoutMs: number;
+  /** Start even when Redis may evict keys (maxmemory-policy other than noeviction). */
+  allowEviction: boolean;
   logLevel: string;
 }
 
@@ -103,6 +105,7 @@ const envSchema = z.object({
   POSTROOM_SHUTDOWN_TIMEOUT_MS: integer(0).default(30_000),
   POSTROOM_LOCK_DURATION_MS: integer(1000).optional(),
   POSTROOM_STALLED_INTERVAL_MS: integer(500).default(30_000),
+  POSTROOM_ALLOW_EVICTION: z.enum(['true', 'false']).default('false'),
   POSTROOM_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -152,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     lockDurationMs: lockDuration(vars),
     stalledIntervalMs: vars.POSTROOM_STALLED_INTERVAL_MS,
     shutdownTimeoutMs: vars.POSTROOM_SHUTDOWN_TIMEOUT_MS,
+    allowEviction: vars.POSTROOM_ALLOW_EVICTION === 'true',
     logLevel: vars.POSTROOM_LOG_LEVEL,
   };
 }

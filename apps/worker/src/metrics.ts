@@ -83,6 +83,11 @@ export function createMetrics(registry: Registry = new Registry()) {
       registers,
     }),
     ...createQueueGauges(registers, coalesce(() => sources.queueSnapshot?.())),
+    redisEvictionPolicyUnsafe: new Gauge({
+      name: 'postroom_redis_eviction_policy_unsafe',
+      help: '1 when Redis may evict keys (maxmemory-policy is not noeviction) and the worker was told to start anyway.',
+      registers,
+    }),
     redisUp: new Gauge({
       name: 'postroom_redis_up',
       help: '1 when this process can reach Redis, else 0.',

@@ -49,7 +49,7 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   await redis.connect();
-  await checkEvictionPolicy(redis, logger);
+  await checkEvictionPolicy(redis, logger, metrics, config.allowEviction);
   await publishMailboxes(redis, keys.mailboxRegistry, config);
 
   const ca = config.smtp.caFile ? readFileSync(config.smtp.caFile) : undefined;
@@ -145,7 +145,7 @@ async function shutdown(resources: Resources): Promise<void> {
   logger.info('worker stopped');
 }
 
-async function checkEvictionPolicy(redis: Redis, logger: Logger): Promise<void> {
+async function checkEvictionPolicy(redis: Redis, logger: Logger, metrics: Metrics, allowEviction: boolean): Promise<void> {
   let policy: string | undefined;
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
@@ -154,9 +154,12 @@ async function checkEvictionPolicy(redis: Redis, logger: Logger): Promise<void> 
     logger.warn({ err: error }, 'cannot read maxmemory-policy (CONFIG is disabled); make sure it is noeviction');
     return;
   }
-  if (policy && policy !== 'noeviction') {
-    throw new Error(`Redis maxmemory-policy is ${policy}; set it to noeviction, or Redis may evict queued messages`);
-  }
+  if (!policy || policy === 'noeviction') return;
+
+  metrics.redisEvictionPolicyUnsafe.set(1);
+  const message = `Redis maxmemory-policy is ${policy}, so Redis may evict queued messages; set it to noeviction`;
+  if (!allowEviction) throw new Error(`${message}, or set POSTROOM_ALLOW_EVICTION=true to start anyway`);
+  logger.error({ policy }, `${message}; starting anyway because POSTROOM_ALLOW_EVICTION is set`);
 }
 
 async function publishMailboxes(redis: Redis, key: string, config: WorkerConfig): Promise<void> {
