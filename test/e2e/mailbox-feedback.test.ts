@@ -79,6 +79,7 @@ test('outbound spam block keeps the backlog out of the failed set', async () => 
     stage: 'data-end',
     action: 'reply',
     mailbox: SPAM,
+    count: 1000,
     reply:
       '554 5.2.0 STOREDRV.Submission.Exception:OutboundSpamException; WASCL UserAction verdict is not None. Failed to process message due to a permanent exception with message [BeginDiagnosticData]',
   });
@@ -92,7 +93,10 @@ test('outbound spam block keeps the backlog out of the failed set', async () => 
     const states = await Promise.all(backlog.map((result) => stateOf(result.id)));
     return states.every((state) => state === 'waiting_for_mailbox');
   });
-  expect(stack.emulator.stats().repliesByCode['554']).toBe(1);
+  // Only submissions already in flight when the first block reply came, one per connection.
+  const blockReplies = stack.emulator.stats().repliesByCode['554'] ?? 0;
+  expect(blockReplies).toBeGreaterThanOrEqual(1);
+  expect(blockReplies).toBeLessThanOrEqual(3);
   expect(stack.emulator.messages(SPAM)).toHaveLength(0);
 });
 

@@ -88,8 +88,8 @@ export class MailboxGate {
       recipients: request.recipients,
       parkScore: PRIORITY_TIERS[request.priority] * TIER_SPAN + request.enqueuedAtMs,
       interval,
-      // Two slots: the one being used and the next, so a new high-priority job waits at most two.
-      horizon: interval * 2,
+      // One slot ahead: with the slot in use, a new high-priority job waits at most two slots.
+      horizon: interval,
       lateTolerance: Math.max(50, this.#options.rateGuardMs / 2),
       window: limits.rateWindowMs,
       limit: limits.messagesPerWindow,
