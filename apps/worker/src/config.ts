@@ -75,7 +75,10 @@ const integer = (min: number) => z.coerce.number().int().min(min);
 
 // Every POSTROOM_* variable the worker reads, with its default. Units are in the names.
 const envSchema = z.object({
-  POSTROOM_REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  POSTROOM_REDIS_URL: z
+    .string()
+    .regex(/^(rediss?|rediss?\+cluster):\/\/\S+$/, 'must be redis://, rediss:// or redis+cluster://host:port,host:port')
+    .default('redis://127.0.0.1:6379'),
   POSTROOM_QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default(DEFAULT_QUEUE_NAME),
   POSTROOM_CONCURRENCY: integer(1).max(1000).default(8),
   POSTROOM_INSTANCE_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { PostroomKeys } from '@postroom/core';
-import type { Redis } from 'ioredis';
+import type { PostroomKeys, RedisConnection } from '@postroom/core';
 import type { MailboxConfig } from './config.js';
 import { ACCEPTED_SCRIPT, ACQUIRE_SCRIPT, LEASE_SCRIPT, RENEW_SCRIPT } from './gate-scripts.js';
 
@@ -50,16 +49,16 @@ interface GateCommands {
  * decided in one atomic step so that every replica shares one schedule.
  */
 export class MailboxGate {
-  readonly #redis: Redis & GateCommands;
+  readonly #redis: RedisConnection & GateCommands;
   readonly #keys: PostroomKeys;
   readonly #options: GateOptions;
 
-  constructor(redis: Redis, keys: PostroomKeys, options: GateOptions) {
+  constructor(redis: RedisConnection, keys: PostroomKeys, options: GateOptions) {
     redis.defineCommand('postroomAcquire', { numberOfKeys: 7, lua: ACQUIRE_SCRIPT });
     redis.defineCommand('postroomAccepted', { numberOfKeys: 1, lua: ACCEPTED_SCRIPT });
     redis.defineCommand('postroomLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
     redis.defineCommand('postroomRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
-    this.#redis = redis as Redis & GateCommands;
+    this.#redis = redis as RedisConnection & GateCommands;
     this.#keys = keys;
     this.#options = options;
   }

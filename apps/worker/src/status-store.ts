@@ -1,5 +1,4 @@
-import type { DeliveryState, PostroomKeys, ReplyClass } from '@postroom/core';
-import type { Redis } from 'ioredis';
+import type { DeliveryState, PostroomKeys, RedisConnection, ReplyClass } from '@postroom/core';
 
 export interface StatusUpdate {
   state: DeliveryState;
@@ -17,11 +16,11 @@ export interface StatusUpdate {
 
 /** Writes the delivery record that `MailClient.status()` and `postroom status` read. */
 export class StatusStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #keys: PostroomKeys;
   readonly #retentionMs: number;
 
-  constructor(redis: Redis, keys: PostroomKeys, retentionMs: number) {
+  constructor(redis: RedisConnection, keys: PostroomKeys, retentionMs: number) {
     this.#redis = redis;
     this.#keys = keys;
     this.#retentionMs = retentionMs;

@@ -1,9 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type JobPayload, KEY_PREFIX, postroomKeys, SEND_JOB_NAME } from '@postroom/core';
+import { connectRedis, type JobPayload, KEY_PREFIX, postroomKeys, type RedisConnection, SEND_JOB_NAME } from '@postroom/core';
 import { Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { WorkerConfig } from './config.js';
@@ -46,7 +45,7 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
   logEffectiveConfig(logger, config);
 
   // Commands wait through a Redis outage instead of failing, so no outcome is lost on the way.
-  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  const redis = connectRedis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   await redis.connect();
   await checkEvictionPolicy(redis, logger, metrics, config.allowEviction);
@@ -77,7 +76,7 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
     logger: logger.child({ component: 'processor' }),
   });
 
-  const connection = new Redis(config.redisUrl, { maxRetriesPerRequest: null });
+  const connection = connectRedis(config.redisUrl, { maxRetriesPerRequest: null });
   connection.on('error', () => {});
   const worker = new Worker<JobPayload>(config.queueName, (job, token) => processor.process(job, token), {
     connection,
@@ -93,7 +92,8 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
     if (job?.name !== SEND_JOB_NAME) logger.warn({ jobId: job?.id, err: error }, 'unexpected job failed');
   });
 
-  collectQueueDepth(metrics, new QueueSnapshotReader(redis, queue, keys, config.mailboxes), redis, logger);
+  const snapshotReader = new QueueSnapshotReader(redis, queue, keys, config.mailboxes);
+  collectQueueDepth(metrics, snapshotReader, redis, logger);
 
   let closing = false;
   const ready = () => !closing && redis.status === 'ready' && worker.isRunning();
@@ -118,8 +118,8 @@ interface Resources {
   worker: Worker;
   pool: SessionPool;
   queue: Queue;
-  redis: Redis;
-  connection: Redis;
+  redis: RedisConnection;
+  connection: RedisConnection;
   server: Server;
   logger: Logger;
   timeoutMs: number;
@@ -145,7 +145,7 @@ async function shutdown(resources: Resources): Promise<void> {
   logger.info('worker stopped');
 }
 
-async function checkEvictionPolicy(redis: Redis, logger: Logger, metrics: Metrics, allowEviction: boolean): Promise<void> {
+async function checkEvictionPolicy(redis: RedisConnection, logger: Logger, metrics: Metrics, allowEviction: boolean): Promise<void> {
   let policy: string | undefined;
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
@@ -162,7 +162,7 @@ async function checkEvictionPolicy(redis: Redis, logger: Logger, metrics: Metric
   logger.error({ policy }, `${message}; starting anyway because POSTROOM_ALLOW_EVICTION is set`);
 }
 
-async function publishMailboxes(redis: Redis, key: string, config: WorkerConfig): Promise<void> {
+async function publishMailboxes(redis: RedisConnection, key: string, config: WorkerConfig): Promise<void> {
   const entries = config.mailboxes.flatMap((mailbox) => [
     mailbox.address,
     JSON.stringify({ sendAs: mailbox.sendAs, limits: mailbox.limits }),
@@ -172,10 +172,15 @@ async function publishMailboxes(redis: Redis, key: string, config: WorkerConfig)
 
 /**
  * Connects the scrape-time gauges to Redis: queue depth, dead letters, oldest waiting message and
- * per-mailbox state and usage. A failed or slow read leaves those gauges without series for that
- * scrape; `postroom_redis_up` tells why. A failure is logged once until a read succeeds again.
+ * per-mailbox state and usage. A read that fails or takes over 2 s leaves those gauges without
+ * series for that scrape. After a logged failure, the next is logged only once a read succeeded.
  */
-function collectQueueDepth(metrics: Metrics, reader: QueueSnapshotReader, redis: Redis, logger: Logger): void {
+function collectQueueDepth(
+  metrics: Metrics,
+  reader: QueueSnapshotReader,
+  redis: RedisConnection,
+  logger: Logger,
+): void {
   initMailboxSeries(metrics, reader.addresses);
   metrics.sources.redisReady = () => redis.status === 'ready';
 
@@ -187,7 +192,9 @@ function collectQueueDepth(metrics: Metrics, reader: QueueSnapshotReader, redis:
       failing = false;
       return snapshot;
     } catch (error) {
-      if (!failing) logger.warn({ err: error }, 'reading queue metrics from redis failed; they are left out until it works');
+      if (!failing) {
+        logger.warn({ err: error }, 'reading queue metrics from redis failed; leaving them out');
+      }
       failing = true;
       return undefined;
     }
@@ -208,7 +215,8 @@ function logEffectiveConfig(logger: Logger, config: WorkerConfig): void {
 }
 
 function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password) parsed.password = 'redacted';
-  return parsed.toString();
+  return url.replace(/\/\/([^@/]*)@/, (_match, credentials: string) => {
+    const user = credentials.split(':')[0] ?? '';
+    return `//${user}${credentials.includes(':') ? ':redacted' : ''}@`;
+  });
 }

@@ -1,3 +1,4 @@
+import type { RedisConnection } from '@postroom/core';
 import {
   type DeliveryStatus,
   type JobPayload,
@@ -10,7 +11,6 @@ import {
   ValidationError,
 } from '@postroom/core';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { closeConnection, openConnection } from './connection.js';
 import { planJobs, type SendResult } from './enqueue.js';
 import { assignFairPriorities } from './fairness.js';
@@ -42,7 +42,7 @@ const CANCELLABLE_STATES = new Set(['waiting', 'prioritized', 'delayed']);
  */
 export class MailClient {
   readonly #settings: ClientSettings;
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #ownsRedis: boolean;
   readonly #keys: PostroomKeys;
   readonly #registry: MailboxRegistry;

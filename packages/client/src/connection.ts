@@ -1,4 +1,4 @@
-import { ConfigError } from '@postroom/core';
+import { ConfigError, connectRedis, type RedisConnection } from '@postroom/core';
 import { Redis, type RedisOptions } from 'ioredis';
 
 /**
@@ -12,7 +12,7 @@ export const DEFAULT_MAX_RETRIES_PER_REQUEST = 3;
 
 /** A Redis client and whether the MailClient created it, and so must close it. */
 export interface RedisHandle {
-  redis: Redis;
+  redis: RedisConnection;
   owned: boolean;
 }
 
@@ -22,7 +22,7 @@ export interface RedisHandle {
  * replay a command whose reply was lost.
  */
 export function openConnection(
-  connection: string | RedisOptions | Redis,
+  connection: string | RedisOptions | RedisConnection,
   onError: (error: Error) => void,
 ): RedisHandle {
   if (isRedisClient(connection)) {
@@ -40,10 +40,7 @@ export function openConnection(
   // The SDK reads replies in ioredis's default ("legacy") shapes, whatever the options set.
   const redis =
     typeof connection === 'string'
-      ? new Redis(connection, {
-          maxRetriesPerRequest: DEFAULT_MAX_RETRIES_PER_REQUEST,
-          replyMapping: 'legacy',
-        })
+      ? connectRedis(connection, { maxRetriesPerRequest: DEFAULT_MAX_RETRIES_PER_REQUEST })
       : new Redis({
           maxRetriesPerRequest: DEFAULT_MAX_RETRIES_PER_REQUEST,
           ...connection,
@@ -59,7 +56,7 @@ export function openConnection(
  * QUIT is passed to `onError`, and the socket is dropped.
  */
 export async function closeConnection(
-  redis: Redis,
+  redis: RedisConnection,
   onError: (error: Error) => void,
 ): Promise<void> {
   if (redis.status !== 'ready') {
@@ -75,7 +72,7 @@ export async function closeConnection(
 }
 
 // Structural check, as BullMQ does, so that a client from another copy of ioredis is accepted.
-function isRedisClient(value: unknown): value is Redis {
+function isRedisClient(value: unknown): value is RedisConnection {
   if (typeof value !== 'object' || value === null) return false;
   const candidate = value as Partial<Record<'connect' | 'disconnect' | 'duplicate', unknown>>;
   return (

@@ -1,5 +1,4 @@
-import type { PostroomKeys } from '@postroom/core';
-import type { Redis } from 'ioredis';
+import type { PostroomKeys, RedisConnection } from '@postroom/core';
 import type { BulkJob } from './enqueue.js';
 
 // BullMQ serves the lowest priority number first and accepts at most 2^21 (2,097,152).
@@ -18,7 +17,7 @@ const ORDINAL_TTL_MS = 10 * 60_000;
  * Costs one INCRBY per mailbox per batch.
  */
 export async function assignFairPriorities(
-  redis: Redis,
+  redis: RedisConnection,
   keys: PostroomKeys,
   jobs: BulkJob[],
 ): Promise<void> {

@@ -1,5 +1,6 @@
+import type { RedisConnection } from '@postroom/core';
 import { createJobId, IdempotencyConflictError, type PostroomKeys } from '@postroom/core';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 
 /** An idempotency key and the hash of the message sent with it. */
 export interface IdempotentRequest {
@@ -35,13 +36,13 @@ return released`;
  * with SET NX PX so that exactly one caller creates it and it expires after the window.
  */
 export class IdempotencyStore {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #keys: PostroomKeys;
   readonly #jobKey: (jobId: string) => string;
   readonly #windowMs: number;
 
   constructor(
-    redis: Redis,
+    redis: RedisConnection,
     keys: PostroomKeys,
     jobKey: (jobId: string) => string,
     windowMs: number,

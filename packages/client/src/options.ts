@@ -2,9 +2,10 @@ import {
   ConfigError,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_QUEUE_NAME,
+  type RedisConnection,
   type ValidationIssue,
 } from '@postroom/core';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { RedisOptions } from 'ioredis';
 
 /** Default time an idempotency key is remembered: 24 hours, in ms. */
 export const DEFAULT_IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -25,7 +26,7 @@ export interface MailClientOptions {
    * that. A caller's client keeps its own setting, and with `maxRetriesPerRequest: null` a call
    * waits until Redis is back.
    */
-  connection: string | RedisOptions | Redis;
+  connection: string | RedisOptions | RedisConnection;
   /** BullMQ queue name that workers consume. Default `postroom`. */
   queueName?: string;
   /** Maximum size of a message serialized as JSON, in bytes. Default 10 MB. */

@@ -1,5 +1,5 @@
+import type { RedisConnection } from '@postroom/core';
 import { SenderNotAllowedError } from '@postroom/core';
-import type { Redis } from 'ioredis';
 
 /** One mailbox as a worker publishes it in the registry hash. */
 interface MailboxEntry {
@@ -76,13 +76,13 @@ export class MailboxSnapshot {
 
 /** Reads the mailbox registry from Redis and caches it. Concurrent callers share one read. */
 export class MailboxRegistry {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #key: string;
   readonly #cacheMs: number;
   #cached: { snapshot: MailboxSnapshot; expiresAtMs: number } | undefined;
   #pending: Promise<MailboxSnapshot> | undefined;
 
-  constructor(redis: Redis, key: string, cacheMs: number) {
+  constructor(redis: RedisConnection, key: string, cacheMs: number) {
     this.#redis = redis;
     this.#key = key;
     this.#cacheMs = cacheMs;

@@ -44,3 +44,4 @@ export {
 } from './names.js';
 export { DEFAULT_RETRY_POLICY, deadlineMs, type RetryPolicy, retryDelayMs } from './retry.js';
 export type { DeliveryState, DeliveryStatus } from './status.js';
+export { connectRedis, isClusterUrl, type RedisConnection } from './redis.js';

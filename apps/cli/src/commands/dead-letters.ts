@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
-import { type JobPayload, KEY_PREFIX, postroomKeys } from '@postroom/core';
+import { connectRedis, type JobPayload, KEY_PREFIX, postroomKeys } from '@postroom/core';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { CliEnv } from './index.js';
 
 const USAGE = 'usage: postroom dead-letters list [--mailbox A] | show <id> | retry <id>|--all [--mailbox A] | purge [--mailbox A]\n';
@@ -15,7 +14,7 @@ export async function runDeadLetters(env: CliEnv, args: string[]): Promise<numbe
     options: { mailbox: { type: 'string' }, all: { type: 'boolean' } },
   });
   const [action, id] = positionals;
-  const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: null });
+  const redis = connectRedis(env.redisUrl, { maxRetriesPerRequest: null });
   const queue = new Queue<JobPayload>(env.queueName, { connection: redis, prefix: KEY_PREFIX });
   try {
     const failed = (await queue.getFailed(0, PAGE - 1)).filter(

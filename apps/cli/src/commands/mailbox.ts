@@ -1,6 +1,5 @@
-import { KEY_PREFIX, postroomKeys } from '@postroom/core';
+import { connectRedis, KEY_PREFIX, postroomKeys, type RedisConnection } from '@postroom/core';
 import { Job, Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import type { CliEnv } from './index.js';
 
 const RESUME_PROMOTIONS = 3;
@@ -9,7 +8,7 @@ const USAGE = 'usage: postroom mailbox list | pause <address> | resume <address>
 /** Lists mailboxes with state, limits and usage, or pauses and resumes one for every worker. */
 export async function runMailbox(env: CliEnv, args: string[]): Promise<number> {
   const [action, address] = args;
-  const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 3 });
+  const redis = connectRedis(env.redisUrl, { maxRetriesPerRequest: 3 });
   const keys = postroomKeys(env.queueName);
   try {
     const registry = await redis.hgetall(keys.mailboxRegistry);
@@ -37,7 +36,7 @@ export async function runMailbox(env: CliEnv, args: string[]): Promise<number> {
 }
 
 // Wakes the first few parked jobs; each job that then sends wakes the next one.
-async function promoteParked(redis: Redis, env: CliEnv, address: string): Promise<void> {
+async function promoteParked(redis: RedisConnection, env: CliEnv, address: string): Promise<void> {
   const keys = postroomKeys(env.queueName);
   const popped = await redis.zpopmin(keys.mailbox(address).parked, RESUME_PROMOTIONS);
   const queue = new Queue(env.queueName, { connection: redis, prefix: KEY_PREFIX });
@@ -51,7 +50,7 @@ async function promoteParked(redis: Redis, env: CliEnv, address: string): Promis
   }
 }
 
-async function list(redis: Redis, env: CliEnv, registry: Record<string, string>): Promise<number> {
+async function list(redis: RedisConnection, env: CliEnv, registry: Record<string, string>): Promise<number> {
   const keys = postroomKeys(env.queueName);
   const rows = [['MAILBOX', 'STATE', 'SENT/WINDOW', 'CONNECTIONS', 'REASON']];
   for (const [address, raw] of Object.entries(registry)) {

@@ -1,0 +1,57 @@
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { ConfigError } from './errors.js';
+
+/** A connection to one Redis server or to a Redis Cluster. */
+export type RedisConnection = Redis | Cluster;
+
+const CLUSTER_SCHEMES = new Set(['redis+cluster:', 'rediss+cluster:']);
+
+/** True for `redis+cluster://host:port,host:port` and its TLS form `rediss+cluster://`. */
+export function isClusterUrl(url: string): boolean {
+  return CLUSTER_SCHEMES.has(url.slice(0, url.indexOf('//')));
+}
+
+/**
+ * Connects to the Redis a URL names: `redis://` or `rediss://` for one server, or
+ * `redis+cluster://[user:password@]host:port,host:port` for a cluster, given by any of its
+ * nodes. Every key Postroom uses carries the `{postroom}` hash tag, so one queue lives in one
+ * cluster slot and its multi-key scripts work unchanged.
+ */
+export function connectRedis(url: string, options: RedisOptions = {}): RedisConnection {
+  // Postroom reads replies in ioredis's default ("legacy") shapes.
+  if (!isClusterUrl(url)) return new Redis(url, { ...options, replyMapping: 'legacy' });
+
+  const { nodes, username, password, tls } = parseClusterUrl(url);
+  const redisOptions = {
+    ...options,
+    replyMapping: 'legacy' as const,
+    ...(username ? { username } : {}),
+    ...(password ? { password } : {}),
+    ...(tls ? { tls: {} } : {}),
+  };
+  return new Cluster(nodes, { redisOptions, lazyConnect: options.lazyConnect === true });
+}
+
+function parseClusterUrl(url: string) {
+  const scheme = url.slice(0, url.indexOf('//'));
+  const rest = url.slice(scheme.length + 2).replace(/\/.*$/, '');
+  const at = rest.lastIndexOf('@');
+  const credentials = at >= 0 ? rest.slice(0, at) : '';
+  const hosts = at >= 0 ? rest.slice(at + 1) : rest;
+  const [username, password] = credentials.includes(':')
+    ? [decodeURIComponent(credentials.slice(0, credentials.indexOf(':'))), decodeURIComponent(credentials.slice(credentials.indexOf(':') + 1))]
+    : ['', decodeURIComponent(credentials)];
+
+  const nodes = hosts.split(',').map((entry) => {
+    const colon = entry.lastIndexOf(':');
+    const host = colon > 0 ? entry.slice(0, colon) : entry;
+    const port = colon > 0 ? Number(entry.slice(colon + 1)) : 6379;
+    if (!host || !Number.isInteger(port) || port <= 0 || port > 65535) {
+      throw new ConfigError('invalid Redis URL', [
+        { path: 'redis url', message: `cluster node "${entry}" is not host:port; write redis+cluster://host:port,host:port` },
+      ]);
+    }
+    return { host, port };
+  });
+  return { nodes, username, password, tls: scheme === 'rediss+cluster:' };
+}
