@@ -9,6 +9,7 @@ test.runIf(isClusterUrl(redisUrl))('suite runs on a three-master cluster', async
   const redis = connectRedis(redisUrl);
   expect(redis).toBeInstanceOf(Cluster);
   const cluster = redis as Cluster;
+  await cluster.ping();
   const masters = cluster.nodes('master');
   expect(masters).toHaveLength(3);
 
