@@ -56,8 +56,10 @@ export interface WorkerConfig {
   rateGuardMs: number;
   /** How long a mailbox stays stopped after a blocking or configuration reply, in ms. */
   circuitOpenMs: number;
-  /** How long delivery records and submission records are kept, in ms. */
+  /** How long delivery records (status) and dead letters (failed jobs) are kept, in ms. */
   recordRetentionMs: number;
+  /** How long the record of an accepted submission guards its Message-ID against a resend, in ms. */
+  submissionRecordTtlMs: number;
   /** Time an unused SMTP connection stays open for the next message, in ms. */
   connectionIdleMs: number;
   http: { host: string; port: number };
@@ -102,7 +104,8 @@ const envSchema = z.object({
   POSTROOM_RATE_GUARD_MS: integer(0).default(1000),
   POSTROOM_CONNECTION_IDLE_MS: integer(0).default(5000),
   POSTROOM_CIRCUIT_OPEN_MS: integer(1000).default(15 * 60_000),
-  POSTROOM_RECORD_RETENTION_MS: integer(60_000).default(7 * 24 * 60 * 60_000),
+  POSTROOM_RECORD_RETENTION_MS: integer(60_000).default(30 * 24 * 60 * 60_000),
+  POSTROOM_SUBMISSION_RECORD_TTL_MS: integer(60_000).default(24 * 60 * 60_000),
   POSTROOM_HTTP_HOST: z.string().default('0.0.0.0'),
   POSTROOM_HTTP_PORT: integer(0).max(65535).default(9464),
   POSTROOM_SHUTDOWN_TIMEOUT_MS: integer(0).default(30_000),
@@ -154,6 +157,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     connectionIdleMs: vars.POSTROOM_CONNECTION_IDLE_MS,
     circuitOpenMs: vars.POSTROOM_CIRCUIT_OPEN_MS,
     recordRetentionMs: vars.POSTROOM_RECORD_RETENTION_MS,
+    submissionRecordTtlMs: vars.POSTROOM_SUBMISSION_RECORD_TTL_MS,
     http: { host: vars.POSTROOM_HTTP_HOST, port: vars.POSTROOM_HTTP_PORT },
     lockDurationMs: lockDuration(vars),
     stalledIntervalMs: vars.POSTROOM_STALLED_INTERVAL_MS,

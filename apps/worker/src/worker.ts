@@ -36,6 +36,8 @@ export interface PostroomWorker {
 
 const CONNECTION_LEASE_TTL_MS = 30_000;
 const CONNECTION_WAIT_MS = 250;
+const DEAD_LETTER_CLEAN_INTERVAL_MS = 10 * 60_000;
+const DEAD_LETTER_CLEAN_BATCH = 1000;
 
 /** Starts a worker: consumes the queue, keeps the mailbox limits and serves its HTTP endpoints. */
 export async function startWorker(config: WorkerConfig, options: StartWorkerOptions = {}): Promise<PostroomWorker> {
@@ -67,7 +69,7 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
     directory: new MailboxDirectory(config.mailboxes),
     gate,
     pool,
-    guard: new SubmissionGuard(redis, keys, config.recordRetentionMs),
+    guard: new SubmissionGuard(redis, keys, config.submissionRecordTtlMs),
     status: new StatusStore(redis, keys, config.recordRetentionMs),
     tokens,
     endpoint: { host: config.smtp.host, port: config.smtp.port, ...(ca ? { ca } : {}), connectionTimeoutMs: config.smtp.connectionTimeoutMs, greetingTimeoutMs: config.smtp.greetingTimeoutMs, socketTimeoutMs: config.smtp.socketTimeoutMs },
@@ -98,6 +100,7 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
   let closing = false;
   const ready = () => !closing && redis.status === 'ready' && worker.isRunning();
   const server = await startHttpServer(config.http.host, config.http.port, metrics.registry, { ready }, logger.child({ component: 'http' }));
+  const retention = scheduleDeadLetterCleanup(queue, config.recordRetentionMs, logger);
   void worker.run();
   logger.info({ httpPort: (server.address() as AddressInfo).port }, 'worker started');
 
@@ -108,6 +111,7 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
     ready,
     close: () => {
       closing = true;
+      clearInterval(retention);
       closed ??= shutdown({ worker, pool, queue, redis, connection, server, logger, timeoutMs: config.shutdownTimeoutMs });
       return closed;
     },
@@ -143,6 +147,21 @@ async function shutdown(resources: Resources): Promise<void> {
   await Promise.allSettled([redis.quit(), connection.quit()]);
   await new Promise<void>((resolve) => server.close(() => resolve()));
   logger.info('worker stopped');
+}
+
+// Removes dead letters older than the retention, a bounded batch at a time.
+function scheduleDeadLetterCleanup(queue: Queue, retentionMs: number, logger: Logger): NodeJS.Timeout {
+  const clean = () => {
+    queue.clean(retentionMs, DEAD_LETTER_CLEAN_BATCH, 'failed').then(
+      (removed) => {
+        if (removed.length > 0) logger.info({ removed: removed.length, retentionMs }, 'expired dead letters removed');
+      },
+      (error: unknown) => logger.warn({ err: error }, 'dead letter cleanup failed'),
+    );
+  };
+  const timer = setInterval(clean, DEAD_LETTER_CLEAN_INTERVAL_MS);
+  timer.unref();
+  return timer;
 }
 
 async function checkEvictionPolicy(redis: RedisConnection, logger: Logger, metrics: Metrics, allowEviction: boolean): Promise<void> {
