@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-export const DASHBOARD_FILE = fileURLToPath(new URL('../../deploy/grafana/postroom.json', import.meta.url));
+export const DASHBOARD_FILE = fileURLToPath(
+  new URL('../../deploy/grafana/postroom.json', import.meta.url),
+);
 
 export interface GrafanaTarget {
   refId?: string;
@@ -52,14 +54,14 @@ export function loadDashboard(file = DASHBOARD_FILE): GrafanaDashboard {
   return JSON.parse(readFileSync(file, 'utf8')) as GrafanaDashboard;
 }
 
-/** Every panel that shows data, including those inside collapsed rows. */
+/** Returns every panel that shows data, including those inside collapsed rows. */
 export function dataPanels(dashboard: GrafanaDashboard): GrafanaPanel[] {
   return dashboard.panels.flatMap((panel) =>
     panel.type === 'row' ? (panel.panels ?? []) : [panel],
   );
 }
 
-/** Every PromQL query of the dashboard: panel targets and template variable queries. */
+/** Returns every PromQL query of the dashboard: panel targets and template variable queries. */
 export function dashboardQueries(dashboard: GrafanaDashboard): DashboardQuery[] {
   const queries: DashboardQuery[] = [];
   for (const panel of dataPanels(dashboard)) {
@@ -71,8 +73,13 @@ export function dashboardQueries(dashboard: GrafanaDashboard): DashboardQuery[] 
   }
   for (const variable of dashboard.templating?.list ?? []) {
     if (variable.type !== 'query') continue;
-    const expr = typeof variable.query === 'string' ? variable.query : (variable.query?.query ?? '');
-    queries.push({ source: `variable $${variable.name}`, expr, promql: toPromql(labelValuesToPromql(expr)) });
+    const expr =
+      typeof variable.query === 'string' ? variable.query : (variable.query?.query ?? '');
+    queries.push({
+      source: `variable $${variable.name}`,
+      expr,
+      promql: toPromql(labelValuesToPromql(expr)),
+    });
   }
   return queries;
 }

@@ -73,7 +73,11 @@ export class PrometheusServer {
       method: 'POST',
       body: new URLSearchParams({ query: promql }),
     });
-    const body = (await response.json()) as { status: string; error?: string; data?: { result: PromSeries[] } };
+    const body = (await response.json()) as {
+      status: string;
+      error?: string;
+      data?: { result: PromSeries[] };
+    };
     if (body.status !== 'success') throw new Error(`query failed: ${promql}: ${body.error}`);
     return body.data?.result ?? [];
   }
@@ -92,7 +96,8 @@ export class PrometheusServer {
   }
 
   async stop(): Promise<void> {
-    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGTERM');
+    if (this.#child.exitCode === null && this.#child.signalCode === null)
+      this.#child.kill('SIGTERM');
     await this.#exited;
   }
 

@@ -5,7 +5,7 @@ import type { DeliveryStatus } from '@postroom/core';
 import { afterAll, beforeAll, expect, inject, test } from 'vitest';
 import { LocalStack, waitForFinal, waitUntil } from '../harness/index.js';
 import { dashboardQueries, loadDashboard } from './dashboard.js';
-import { type PromSeries, PrometheusServer } from './prometheus-server.js';
+import { PrometheusServer, type PromSeries } from './prometheus-server.js';
 
 // Two workers, each its own scrape target, send mail of two mailboxes while a real Prometheus
 // scrapes them every second. The emulator adds one permanent failure, one retry and one
@@ -39,7 +39,7 @@ beforeAll(async () => {
     join(stack.dir, 'prometheus'),
   );
   client = new MailClient({ connection: stack.redisUrl, queueName: stack.queueName });
-  // Prometheus applies discovered targets in batches about 5 s apart; start sending only once it
+  // Prometheus applies discovered targets in batches about 5 s apart. Sending starts once it
   // scrapes both workers, so that the counters are sampled while they grow.
   await waitUntil(
     'prometheus to scrape both workers',
@@ -48,9 +48,24 @@ beforeAll(async () => {
   );
 
   const [alerts, receipts] = MAILBOXES as [string, string];
-  stack.emulator.addFault({ stage: 'rcpt', action: 'reply', reply: '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found', mailbox: alerts });
-  stack.emulator.addFault({ stage: 'mail', action: 'reply', reply: '451 4.3.0 Temporary server error', mailbox: receipts });
-  stack.emulator.addFault({ stage: 'auth', action: 'reply', reply: '432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded', mailbox: receipts });
+  stack.emulator.addFault({
+    stage: 'rcpt',
+    action: 'reply',
+    reply: '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found',
+    mailbox: alerts,
+  });
+  stack.emulator.addFault({
+    stage: 'mail',
+    action: 'reply',
+    reply: '451 4.3.0 Temporary server error',
+    mailbox: receipts,
+  });
+  stack.emulator.addFault({
+    stage: 'auth',
+    action: 'reply',
+    reply: '432 4.3.2 STOREDRV.ClientSubmit; sender thread limit exceeded',
+    mailbox: receipts,
+  });
 
   // One message more than the mailboxes send, for the one that fails for good.
   const messages = Array.from({ length: MESSAGES_PER_MAILBOX * 2 + 1 }, (_, index) => ({
@@ -76,8 +91,13 @@ async function queryNumber(promql: string): Promise<number> {
 }
 
 test('messages reach their expected final states', () => {
+  const replies = stack.emulator.stats().replies;
+
   expect(finals.filter((status) => status.state === 'sent')).toHaveLength(MESSAGES_PER_MAILBOX * 2);
   expect(finals.filter((status) => status.state === 'failed')).toHaveLength(1);
+  expect(replies['550 5.1.1']).toBe(1);
+  expect(replies['451 4.3.0']).toBe(1);
+  expect(replies['432 4.3.2']).toBe(1);
 });
 
 test('sent counter sums to the messages sent over both replicas', async () => {
@@ -94,15 +114,23 @@ test('sent counter sums to the messages sent over both replicas', async () => {
 });
 
 test('counters never decrease between scrapes', async () => {
-  const counters = ['postroom_messages_sent_total', 'postroom_smtp_replies_total', 'postroom_token_requests_total'];
+  const counters = [
+    'postroom_messages_sent_total',
+    'postroom_smtp_replies_total',
+    'postroom_token_requests_total',
+  ];
   for (const counter of counters) {
     const raw = await prometheus.query(`${counter}[5m]`);
     expect(raw.length, `${counter} has series`).toBeGreaterThan(0);
 
     for (const series of raw) {
       const values = (series.values ?? []).map(([, value]) => Number(value));
-      const decreases = values.filter((value, index) => index > 0 && value < (values[index - 1] ?? 0));
-      expect(decreases, `${counter}${JSON.stringify(series.metric)}: ${values.join(' ')}`).toEqual([]);
+      const decreases = values.filter(
+        (value, index) => index > 0 && value < (values[index - 1] ?? 0),
+      );
+      expect(decreases, `${counter}${JSON.stringify(series.metric)}: ${values.join(' ')}`).toEqual(
+        [],
+      );
     }
     const resets = await prometheus.query(`sum(resets(${counter}[5m]))`);
     expect(sampleValue(resets[0]), `resets of ${counter}`).toBe(0);
@@ -114,13 +142,19 @@ test('counters never decrease between scrapes', async () => {
 test('every dashboard query returns data', async () => {
   const queries = dashboardQueries(loadDashboard());
   const empty = async () => {
-    const results = await Promise.all(queries.map(async (query) => ({ query, result: await prometheus.query(query.promql) })));
-    return results.filter(({ result }) => result.length === 0).map(({ query }) => `${query.source}: ${query.promql}`);
+    const results = await Promise.all(
+      queries.map(async (query) => ({ query, result: await prometheus.query(query.promql) })),
+    );
+    return results
+      .filter(({ result }) => result.length === 0)
+      .map(({ query }) => `${query.source}: ${query.promql}`);
   };
   // Rates need two scrapes after a series first appears; give Prometheus a few more seconds.
-  await waitUntil('every dashboard query to return data', async () => (await empty()).length === 0, 15_000).catch(
-    () => undefined,
-  );
+  await waitUntil(
+    'every dashboard query to return data',
+    async () => (await empty()).length === 0,
+    15_000,
+  ).catch(() => undefined);
 
   expect(queries.length).toBeGreaterThan(20);
   expect(await empty()).toEqual([]);
@@ -130,10 +164,17 @@ test('alert rules load and evaluate without errors', async () => {
   interface RulesData {
     groups: { rules: { name: string; health: string; lastError?: string }[] }[];
   }
-  const rules = async () => (await prometheus.get<RulesData>('/api/v1/rules')).groups.flatMap((group) => group.rules);
-  await waitUntil('every rule to be evaluated', async () => (await rules()).every((rule) => rule.health !== 'unknown'), 10_000);
+  const rules = async () =>
+    (await prometheus.get<RulesData>('/api/v1/rules')).groups.flatMap((group) => group.rules);
+  await waitUntil(
+    'every rule to be evaluated',
+    async () => (await rules()).every((rule) => rule.health !== 'unknown'),
+    10_000,
+  );
 
   const all = await rules();
   expect(all.length).toBeGreaterThanOrEqual(10);
-  expect(all.filter((rule) => rule.health !== 'ok').map((rule) => `${rule.name}: ${rule.lastError}`)).toEqual([]);
+  expect(
+    all.filter((rule) => rule.health !== 'ok').map((rule) => `${rule.name}: ${rule.lastError}`),
+  ).toEqual([]);
 });

@@ -12,9 +12,17 @@ const mailbox = (address: string): MailboxConfig => ({
   address,
   app: 'contoso',
   sendAs: [],
-  limits: { ...EXCHANGE_ONLINE_LIMITS, rateWindowMs: WINDOW_MS, messagesPerWindow: 30, maxConnections: 3 },
+  limits: {
+    ...EXCHANGE_ONLINE_LIMITS,
+    rateWindowMs: WINDOW_MS,
+    messagesPerWindow: 30,
+    maxConnections: 3,
+  },
 });
-const MAILBOXES = [mailbox('throttled@contoso.example'), mailbox('expired@contoso.example'), mailbox('paused@contoso.example')];
+const THROTTLED = 'throttled@contoso.example';
+const EXPIRED = 'expired@contoso.example';
+const PAUSED = 'paused@contoso.example';
+const MAILBOXES = [mailbox(THROTTLED), mailbox(EXPIRED), mailbox(PAUSED)];
 
 let redis: Redis;
 let queue: Queue;
@@ -24,7 +32,7 @@ let queueName: string;
 // The job payload as the SDK stores it: the message first, enqueuedAtMs near the end.
 const payload = (enqueuedAtMs: number, text = 'hello') => ({
   version: 1,
-  message: { from: { address: 'throttled@contoso.example' }, subject: 'snapshot test', text },
+  message: { from: { address: THROTTLED }, subject: 'snapshot test', text },
   messageId: `<${randomUUID()}@contoso.example>`,
   enqueuedAtMs,
   payloadHash: 'f'.repeat(64),
@@ -55,7 +63,10 @@ test('oldest waiting age comes from enqueuedAtMs of due jobs', async () => {
   await queue.add('send', payload(now - 10_000), { priority: 5 });
   await queue.add('send', payload(now - 20_000));
   // A large body before enqueuedAtMs, so the script must find it in the last 1 KB.
-  await queue.add('send', payload(now - 95_000, 'x'.repeat(200_000)), { priority: 1, timestamp: now - 95_000 });
+  await queue.add('send', payload(now - 95_000, 'x'.repeat(200_000)), {
+    priority: 1,
+    timestamp: now - 95_000,
+  });
   // A job whose payload lists enqueuedAtMs first: the script falls back to a full search.
   const reordered = { enqueuedAtMs: now - 90_000, padding: 'y'.repeat(5000) };
   await queue.add('send', reordered, { priority: 10, timestamp: now - 90_000 });
@@ -85,12 +96,24 @@ test('scheduled job counts from its notBefore once due', async () => {
 test('mailbox usage reads state, rate log and leases', async () => {
   const keys = postroomKeys(queueName);
   const now = Date.now();
-  const [throttled, expired, paused] = MAILBOXES.map((m) => keys.mailbox(m.address));
-  await redis.hset(throttled!.health, { state: 'throttled', until: now + 60_000, reason: 'test' });
-  await redis.hset(expired!.health, { state: 'blocked', until: now - 1000, reason: 'test' });
-  await redis.hset(paused!.health, { state: 'paused', until: 0, reason: 'test' });
-  await redis.zadd(throttled!.rateLog, now - 100, 'a', now - 500, 'b', now - WINDOW_MS - 5000, 'old');
-  await redis.zadd(throttled!.leases, now + 10_000, 'live', now - 5000, 'expired');
+  const throttled = keys.mailbox(THROTTLED);
+  await redis.hset(throttled.health, { state: 'throttled', until: now + 60_000, reason: 'test' });
+  await redis.hset(keys.mailbox(EXPIRED).health, {
+    state: 'blocked',
+    until: now - 1000,
+    reason: 'test',
+  });
+  await redis.hset(keys.mailbox(PAUSED).health, { state: 'paused', until: 0, reason: 'test' });
+  await redis.zadd(
+    throttled.rateLog,
+    now - 100,
+    'a',
+    now - 500,
+    'b',
+    now - WINDOW_MS - 5000,
+    'old',
+  );
+  await redis.zadd(throttled.leases, now + 10_000, 'live', now - 5000, 'expired');
 
   const { mailboxes } = await reader.read();
 
@@ -108,9 +131,15 @@ test('gauges export the snapshot and drop series without one', async () => {
 
   const text = await metrics.registry.metrics();
 
-  expect(text).toContain('postroom_mailbox_state{mailbox="throttled@contoso.example",state="throttled"} 1');
-  expect(text).toContain('postroom_mailbox_state{mailbox="throttled@contoso.example",state="healthy"} 0');
-  expect(text).toContain('postroom_mailbox_state{mailbox="expired@contoso.example",state="healthy"} 1');
+  expect(text).toContain(
+    'postroom_mailbox_state{mailbox="throttled@contoso.example",state="throttled"} 1',
+  );
+  expect(text).toContain(
+    'postroom_mailbox_state{mailbox="throttled@contoso.example",state="healthy"} 0',
+  );
+  expect(text).toContain(
+    'postroom_mailbox_state{mailbox="expired@contoso.example",state="healthy"} 1',
+  );
   expect(text).toContain('postroom_mailbox_sends_in_window{mailbox="throttled@contoso.example"} 2');
   expect(text).toContain('postroom_mailbox_connection_limit{mailbox="paused@contoso.example"} 3');
   expect(text).toMatch(/^postroom_oldest_waiting_message_age_seconds\{queue="snapshot-\w+"\} \d/m);

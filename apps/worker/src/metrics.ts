@@ -1,10 +1,28 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { MAILBOX_STATES, type QueueSnapshot } from './queue-snapshot.js';
+import { MAILBOX_STATES, type MailboxSnapshot, type QueueSnapshot } from './queue-snapshot.js';
 
 // Enhanced status codes worth a label of their own; all others are counted as `other`.
 const KNOWN_CODES = new Set([
-  '2.0.0', '4.3.2', '4.4.2', '4.7.0', '4.2.0', '4.7.66', '5.7.3', '5.7.139', '5.7.57', '5.7.30',
-  '5.7.60', '5.2.252', '5.2.0', '5.1.90', '5.2.2', '5.1.8', '5.1.1', '5.3.4', '5.7.233', '5.7.232',
+  '2.0.0',
+  '4.3.2',
+  '4.4.2',
+  '4.7.0',
+  '4.2.0',
+  '4.7.66',
+  '5.7.3',
+  '5.7.139',
+  '5.7.57',
+  '5.7.30',
+  '5.7.60',
+  '5.2.252',
+  '5.2.0',
+  '5.1.90',
+  '5.2.2',
+  '5.1.8',
+  '5.1.1',
+  '5.3.4',
+  '5.7.233',
+  '5.7.232',
 ]);
 
 /** Reduces an enhanced status code to a bounded label value. */
@@ -82,7 +100,10 @@ export function createMetrics(registry: Registry = new Registry()) {
       labelNames: ['mailbox'],
       registers,
     }),
-    ...createQueueGauges(registers, coalesce(() => sources.queueSnapshot?.())),
+    ...createQueueGauges(
+      registers,
+      coalesce(() => sources.queueSnapshot?.()),
+    ),
     redisEvictionPolicyUnsafe: new Gauge({
       name: 'postroom_redis_eviction_policy_unsafe',
       help: '1 when Redis may evict keys (maxmemory-policy is not noeviction) and the worker was told to start anyway.',
@@ -112,9 +133,10 @@ export function initMailboxSeries(metrics: Metrics, addresses: readonly string[]
 type Snapshot = () => Promise<QueueSnapshot | undefined>;
 
 /**
- * Gauges read from Redis at scrape time. They describe the shared queue, so every replica
- * reports the same values. While Redis cannot be read they have no series, rather than stale or
- * zero ones; the `queue` label (a gauge without labels always has a value) makes that possible.
+ * Creates the gauges read from Redis at scrape time. They describe the shared queue, so every
+ * replica reports the same values. While Redis cannot be read they have no series, rather than
+ * stale or zero ones. That is why they carry a `queue` label: a gauge without labels always has
+ * a value in prom-client.
  */
 function createQueueGauges(registers: Registry[], snapshot: Snapshot) {
   return {
@@ -160,7 +182,7 @@ function createQueueGauges(registers: Registry[], snapshot: Snapshot) {
 
 function createMailboxGauges(registers: Registry[], snapshot: Snapshot) {
   // One gauge per field of MailboxSnapshot; all share the snapshot of one scrape.
-  const mailboxGauge = (name: string, help: string, value: (mailbox: MailboxUsage) => number) =>
+  const mailboxGauge = (name: string, help: string, value: (mailbox: MailboxSnapshot) => number) =>
     new Gauge({
       name,
       help,
@@ -169,7 +191,9 @@ function createMailboxGauges(registers: Registry[], snapshot: Snapshot) {
       async collect() {
         const current = await snapshot();
         this.reset();
-        for (const mailbox of current?.mailboxes ?? []) this.set({ mailbox: mailbox.address }, value(mailbox));
+        for (const mailbox of current?.mailboxes ?? []) {
+          this.set({ mailbox: mailbox.address }, value(mailbox));
+        }
       },
     });
   return {
@@ -210,8 +234,6 @@ function createMailboxGauges(registers: Registry[], snapshot: Snapshot) {
     ),
   };
 }
-
-type MailboxUsage = QueueSnapshot['mailboxes'][number];
 
 // Lets every gauge of one scrape share one read: prom-client collects all metrics concurrently,
 // so calls that arrive while a read is in flight get its result.

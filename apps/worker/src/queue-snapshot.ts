@@ -155,7 +155,12 @@ export class QueueSnapshotReader {
   readonly #keys: PostroomKeys;
   readonly #mailboxes: readonly MailboxConfig[];
 
-  constructor(redis: RedisConnection, queue: Queue, keys: PostroomKeys, mailboxes: readonly MailboxConfig[]) {
+  constructor(
+    redis: RedisConnection,
+    queue: Queue,
+    keys: PostroomKeys,
+    mailboxes: readonly MailboxConfig[],
+  ) {
     redis.defineCommand('postroomOldestWaiting', { numberOfKeys: 3, lua: OLDEST_WAITING_SCRIPT });
     redis.defineCommand('postroomMailboxUsage', {
       numberOfKeys: mailboxes.length * 3,
@@ -230,7 +235,7 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new Error(`no reply from redis within ${timeoutMs} ms`)),
+      () => reject(new Error(`reading queue metrics from redis timed out after ${timeoutMs} ms`)),
       timeoutMs,
     );
   });
