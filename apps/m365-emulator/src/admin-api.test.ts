@@ -96,7 +96,9 @@ describe('admin API', () => {
 
     expect(Object.keys(stats).sort()).toEqual([
       'duplicateMessageIds',
+      'graphResponses',
       'maxConcurrentConnections',
+      'maxConcurrentGraphRequests',
       'messagesByMailbox',
       'openConnections',
       'replies',
@@ -107,6 +109,7 @@ describe('admin API', () => {
     expect(Object.keys(stats.violations).sort()).toEqual([
       'auth',
       'connections',
+      'graphConcurrency',
       'rate',
       'recipientsPerDay',
       'recipientsPerMessage',

@@ -53,3 +53,24 @@ export async function createServerCertificate(
   await writeFile(keyFile, pems.private, { mode: 0o600 });
   return { certificatePem: pems.cert, privateKeyPem: pems.private, caFile, keyFile };
 }
+
+/** An app registration's certificate credential: the certificate and its private key, PEM. */
+export interface AppCertificate {
+  certificatePem: string;
+  privateKeyPem: string;
+}
+
+/**
+ * Generates a self-signed RSA 2048 certificate for an app registration's certificate credential,
+ * valid for one day. Register `certificatePem` with the emulator app; the client signs its
+ * assertions with `privateKeyPem`. RSA because MSAL and Entra ID sign assertions with PS256 or RS256.
+ */
+export async function createAppCertificate(commonName: string): Promise<AppCertificate> {
+  const pems = await generate([{ name: 'commonName', value: commonName }], {
+    keySize: 2048,
+    algorithm: 'sha256',
+    notBeforeDate: new Date(Date.now() - CLOCK_SKEW_ALLOWANCE_MS),
+    notAfterDate: new Date(Date.now() + CERTIFICATE_LIFETIME_MS),
+  });
+  return { certificatePem: pems.cert, privateKeyPem: pems.private };
+}

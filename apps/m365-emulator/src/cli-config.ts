@@ -29,6 +29,7 @@ export async function loadCliConfig(env: NodeJS.ProcessEnv): Promise<CliConfig> 
     smtpPort: readInteger(env, 'M365_EMULATOR_SMTP_PORT', 0, 65_535, 0),
     httpsPort: readInteger(env, 'M365_EMULATOR_HTTPS_PORT', 0, 65_535, 0),
     apiPort: readInteger(env, 'M365_EMULATOR_API_PORT', 0, 65_535, 0),
+    graphPort: readInteger(env, 'M365_EMULATOR_GRAPH_PORT', 0, 65_535, 0),
     timeUnitMs: readInteger(env, 'M365_EMULATOR_TIME_UNIT_MS', 1, Number.MAX_SAFE_INTEGER, 60_000),
     tokenLifetimeSeconds: readInteger(env, 'M365_EMULATOR_TOKEN_LIFETIME_SECONDS', 0, 86_400, 3600),
     apps: [],

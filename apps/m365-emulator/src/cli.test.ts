@@ -74,7 +74,7 @@ describe('m365-emulator CLI', () => {
     child.kill('SIGTERM');
     const exit = await exited;
 
-    expect(Object.keys(ready)).toEqual(['smtpPort', 'httpsPort', 'apiPort', 'caFile']);
+    expect(Object.keys(ready)).toEqual(['smtpPort', 'httpsPort', 'apiPort', 'graphPort', 'caFile']);
     expect(health.status).toBe(200);
     expect(exit.code).toBe(0);
     expect(exit.stdout.trim().split('\n')).toHaveLength(1);

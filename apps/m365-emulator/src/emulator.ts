@@ -7,6 +7,7 @@ import { createServerCertificate } from './certificate.js';
 import { Directory } from './directory.js';
 import { TimerSet } from './fault-actions.js';
 import { type Fault, FaultRegistry, type FaultSpec } from './faults.js';
+import { GraphEndpoint } from './graph-endpoint.js';
 import { IdentityEndpoint } from './identity-endpoint.js';
 import { LimitTable } from './limits.js';
 import { MailboxUsage } from './mailbox-usage.js';
@@ -21,6 +22,7 @@ import type { AcceptedMessage, Emulator, EmulatorOptions, EmulatorStats } from '
 interface Servers {
   smtp: SmtpSubmission;
   identity: IdentityEndpoint;
+  graph: GraphEndpoint;
   admin: AdminApi;
 }
 
@@ -28,11 +30,12 @@ interface Ports {
   smtpPort: number;
   httpsPort: number;
   apiPort: number;
+  graphPort: number;
 }
 
 /**
- * Starts the SMTP submission server, the HTTPS identity endpoint and the admin API, after writing
- * a fresh certificate to the state directory. Throws a TypeError for invalid options.
+ * Starts the SMTP submission server, the HTTPS identity and Graph endpoints and the admin API,
+ * after writing a fresh certificate to the state directory. Throws a TypeError for invalid options.
  */
 export async function startEmulator(options: EmulatorOptions): Promise<Emulator> {
   const settings = resolveSettings(options);
@@ -59,6 +62,14 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
       smtp: new SmtpSubmission(context, certificate),
       identity: new IdentityEndpoint(
         { ...context, logger: rootLogger.child({ component: 'identity' }) },
+        certificate,
+      ),
+      graph: new GraphEndpoint(
+        {
+          ...context,
+          timeUnitMs: settings.timeUnitMs,
+          logger: rootLogger.child({ component: 'graph' }),
+        },
         certificate,
       ),
       admin: new AdminApi(emulator, rootLogger.child({ component: 'admin-api' })),
@@ -94,6 +105,7 @@ class RunningEmulator implements Emulator {
   smtpPort = 0;
   httpsPort = 0;
   apiPort = 0;
+  graphPort = 0;
   readonly #settings: EmulatorSettings;
   readonly #context: SmtpContext;
   readonly #removeStateDir: () => Promise<void>;
@@ -124,6 +136,7 @@ class RunningEmulator implements Emulator {
         smtpPort: await servers.smtp.listen(host, this.#settings.smtpPort),
         httpsPort: await servers.identity.listen(host, this.#settings.httpsPort),
         apiPort: await servers.admin.listen(host, this.#settings.apiPort),
+        graphPort: await servers.graph.listen(host, this.#settings.graphPort),
       };
       Object.assign(this, ports);
     } catch (error) {
@@ -137,11 +150,20 @@ class RunningEmulator implements Emulator {
   }
 
   #ports(): Ports {
-    return { smtpPort: this.smtpPort, httpsPort: this.httpsPort, apiPort: this.apiPort };
+    return {
+      smtpPort: this.smtpPort,
+      httpsPort: this.httpsPort,
+      apiPort: this.apiPort,
+      graphPort: this.graphPort,
+    };
   }
 
   get apiUrl(): string {
     return `http://${urlHost(this.host)}:${this.apiPort}`;
+  }
+
+  get graphUrl(): string {
+    return `https://${urlHost(this.host)}:${this.graphPort}`;
   }
 
   authorityUrl(tenantId: string): string {
@@ -205,7 +227,12 @@ class RunningEmulator implements Emulator {
     this.#context.timers.clearAll();
     const servers = this.#servers;
     if (servers !== undefined) {
-      await Promise.all([servers.smtp.close(), servers.identity.close(), servers.admin.close()]);
+      await Promise.all([
+        servers.smtp.close(),
+        servers.identity.close(),
+        servers.graph.close(),
+        servers.admin.close(),
+      ]);
     }
   }
 }

@@ -28,6 +28,12 @@ export const EntraErrors = {
     aadsts: 7000215,
     message: `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
   }),
+  expiredSecret: (clientId: string): EntraError => ({
+    status: 401,
+    error: 'invalid_client',
+    aadsts: 7000222,
+    message: `The provided client secret keys for app '${clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`,
+  }),
   missingCredential: (): EntraError => ({
     status: 401,
     error: 'invalid_client',
@@ -79,6 +85,32 @@ export const EntraErrors = {
     message: 'A transient error has occurred. Please try again.',
   }),
 };
+
+/**
+ * Returns the error of a `token` stage fault that names an AADSTS number. Numbers listed here get
+ * Entra ID's own status, code and text; others get a 400 `invalid_request` with a generic text.
+ */
+export function injectedEntraError(aadsts: number, clientId: string, tenantId: string): EntraError {
+  const known: Record<number, () => EntraError> = {
+    90002: () => EntraErrors.tenantNotFound(tenantId),
+    90033: () => EntraErrors.transient(503),
+    700016: () => EntraErrors.unknownClient(clientId, tenantId),
+    700024: () => EntraErrors.assertionOutsideTimeRange(),
+    700027: () => EntraErrors.invalidAssertionSignature(),
+    7000215: () => EntraErrors.invalidSecret(clientId),
+    7000222: () => EntraErrors.expiredSecret(clientId),
+  };
+  const build = known[aadsts];
+  if (build !== undefined) {
+    return build();
+  }
+  return {
+    status: 400,
+    error: 'invalid_request',
+    aadsts,
+    message: 'Error injected by the emulator.',
+  };
+}
 
 export interface EntraErrorBody {
   error: string;

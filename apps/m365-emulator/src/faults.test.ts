@@ -299,7 +299,10 @@ describe('fault injection', () => {
     [{ stage: 'data', action: 'reply', reply: '451 4.3.0 x' }, 'use data-end'],
     [{ stage: 'auth', action: 'delay' }, 'delayMs is required'],
     [{ stage: 'token', action: 'reply' }, 'status must be an HTTP error status'],
-    [{ stage: 'auth', action: 'drop', accept: true }, 'accept is only allowed at stage data-end'],
+    [
+      { stage: 'auth', action: 'drop', accept: true },
+      'accept is only allowed at stages data-end and graph',
+    ],
     [{ stage: 'auth', action: 'drop', extra: 1 }, 'unknown field extra'],
   ])('rejects an invalid fault %j', async (spec, problem) => {
     const response = await addFault(emulator, spec as unknown as FaultSpec);

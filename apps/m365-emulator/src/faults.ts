@@ -10,14 +10,16 @@ export const SMTP_FAULT_STAGES = [
   'data',
   'data-end',
 ] as const;
-export const FAULT_STAGES = [...SMTP_FAULT_STAGES, 'token'] as const;
+/** HTTP stages: the Entra ID token endpoint and Graph `sendMail`. */
+export const HTTP_FAULT_STAGES = ['token', 'graph'] as const;
+export const FAULT_STAGES = [...SMTP_FAULT_STAGES, ...HTTP_FAULT_STAGES] as const;
 export const FAULT_ACTIONS = ['reply', 'drop', 'delay', 'hang'] as const;
 
 export type FaultStage = (typeof FAULT_STAGES)[number];
 export type FaultAction = (typeof FAULT_ACTIONS)[number];
 
 /**
- * A fault to inject into the next matching SMTP sessions or token requests.
+ * A fault to inject into the next matching SMTP sessions, token requests or Graph requests.
  * `reply` sends a chosen reply instead of the normal one, `drop` closes the connection without a
  * reply, `hang` never replies (until the client or `close()` ends the connection), and `delay`
  * waits `delayMs` and then proceeds normally.
@@ -27,17 +29,25 @@ export interface FaultSpec {
   action: FaultAction;
   /** Full SMTP reply line for `reply` at an SMTP stage, for example `421 4.7.0 Server busy`. */
   reply?: string;
-  /** HTTP status for `reply` at the `token` stage. */
+  /**
+   * HTTP status for `reply` at the `token` or `graph` stage. At `token` it may be left out when
+   * `aadsts` names an error listed in the emulator, because that error has its own status.
+   */
   status?: number;
-  /** Retry-After header value, in seconds, of a `token` stage reply. */
+  /** Retry-After header value, in seconds, of a `token` or `graph` stage reply. */
   retryAfterSeconds?: number;
+  /**
+   * AADSTS error number of a `token` stage reply, such as 7000222 (expired client secret). The
+   * body carries Entra ID's error code and text for it. Default 90033 (temporarily unavailable).
+   */
+  aadsts?: number;
   /** Wait before the action, in milliseconds; required for `delay`, not allowed for `hang`. */
   delayMs?: number;
-  /** Only sessions authenticating as this mailbox; stages `auth` to `data-end` only. */
+  /** Only sessions authenticating as this mailbox, or Graph requests for it; not at `connect`, `ehlo` or `token`. */
   mailbox?: string;
   /** How many matching events the fault applies to. Default 1. */
   count?: number;
-  /** At `data-end`: accept and store the message first, so only the reply is lost or replaced. */
+  /** At `data-end` or `graph`: accept and store the message first, so only the reply is lost or replaced. */
   accept?: boolean;
 }
 
@@ -61,6 +71,7 @@ const SPEC_KEYS = new Set([
   'reply',
   'status',
   'retryAfterSeconds',
+  'aadsts',
   'delayMs',
   'mailbox',
   'count',
@@ -94,11 +105,19 @@ export function parseFaultSpec(input: unknown): FaultSpec {
 
 function checkReply(spec: Record<string, unknown>): string[] {
   const problems: string[] = [];
-  const isToken = spec.stage === 'token';
-  if (spec.action === 'reply' && isToken && !isIntegerIn(spec.status, 400, 599)) {
-    problems.push('status must be an HTTP error status (400-599) for a token reply');
+  const isHttp = HTTP_FAULT_STAGES.includes(spec.stage as (typeof HTTP_FAULT_STAGES)[number]);
+  const statusOptional = spec.stage === 'token' && spec.aadsts !== undefined;
+
+  if (spec.action === 'reply' && isHttp && !statusOptional && spec.status === undefined) {
+    problems.push(
+      `status must be an HTTP error status (400-599) for a ${String(spec.stage)} reply`,
+    );
   }
-  if (spec.action === 'reply' && !isToken && typeof spec.reply !== 'string') {
+  if (spec.status !== undefined && !isIntegerIn(spec.status, 400, 599)) {
+    problems.push('status must be an HTTP error status (400-599)');
+  }
+
+  if (spec.action === 'reply' && !isHttp && typeof spec.reply !== 'string') {
     problems.push('reply must be an SMTP reply line such as "421 4.7.0 Server busy"');
   }
   if (typeof spec.reply === 'string' && !SMTP_REPLY_PATTERN.test(spec.reply)) {
@@ -107,11 +126,18 @@ function checkReply(spec: Record<string, unknown>): string[] {
   if (spec.action === 'reply' && spec.stage === 'data') {
     problems.push('reply is not supported at stage data; use data-end');
   }
-  if (spec.reply !== undefined && (isToken || spec.action !== 'reply')) {
+  if (spec.reply !== undefined && (isHttp || spec.action !== 'reply')) {
     problems.push('reply is only allowed with action reply at an SMTP stage');
   }
-  if ((spec.status ?? spec.retryAfterSeconds) !== undefined && !isToken) {
-    problems.push('status and retryAfterSeconds are only allowed at stage token');
+  if ((spec.status ?? spec.retryAfterSeconds) !== undefined && !isHttp) {
+    problems.push('status and retryAfterSeconds are only allowed at stages token and graph');
+  }
+
+  if (spec.aadsts !== undefined && (spec.stage !== 'token' || spec.action !== 'reply')) {
+    problems.push('aadsts is only allowed with action reply at stage token');
+  }
+  if (spec.aadsts !== undefined && !isIntegerIn(spec.aadsts, 1, 99_999_999)) {
+    problems.push('aadsts must be a positive integer such as 7000222');
   }
   return problems;
 }
@@ -147,8 +173,8 @@ function checkScope(spec: Record<string, unknown>): string[] {
   if (spec.accept !== undefined && typeof spec.accept !== 'boolean') {
     problems.push('accept must be a boolean');
   }
-  if (spec.accept !== undefined && spec.stage !== 'data-end') {
-    problems.push('accept is only allowed at stage data-end');
+  if (spec.accept !== undefined && spec.stage !== 'data-end' && spec.stage !== 'graph') {
+    problems.push('accept is only allowed at stages data-end and graph');
   }
   return problems;
 }

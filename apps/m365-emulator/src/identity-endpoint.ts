@@ -3,9 +3,15 @@ import https from 'node:https';
 import type { Logger } from 'pino';
 import type { Directory } from './directory.js';
 import { instanceDiscovery, openIdConfiguration } from './discovery.js';
-import { type EntraError, EntraErrors, EntraRequestError, entraErrorBody } from './entra-errors.js';
+import {
+  type EntraError,
+  EntraErrors,
+  EntraRequestError,
+  entraErrorBody,
+  injectedEntraError,
+} from './entra-errors.js';
 import { runFault, type TimerSet } from './fault-actions.js';
-import type { FaultRegistry } from './faults.js';
+import type { Fault, FaultRegistry } from './faults.js';
 import { BodyTooLargeError, closeHttpServer, listen, readBody, sendJson } from './http-util.js';
 import type { StatsRecorder } from './stats.js';
 import type { TokenAuthority } from './token-authority.js';
@@ -108,13 +114,18 @@ export class IdentityEndpoint {
     };
     const outcomes = {
       proceed: issue,
-      reply: (fault: { status?: number; retryAfterSeconds?: number }) => {
+      reply: (fault: Fault) => {
         const headers: Record<string, string> =
           fault.retryAfterSeconds === undefined
             ? {}
             : { 'retry-after': String(fault.retryAfterSeconds) };
+        const failure = faultError(fault, form, tenantId);
         this.#context.stats.countTokenRequest('error');
-        this.#sendError(request, response, EntraErrors.transient(fault.status ?? 503), headers);
+        this.#context.logger.info(
+          { tenantId, aadsts: failure.aadsts },
+          'answered token request with a fault',
+        );
+        this.#sendError(request, response, failure, headers);
       },
       drop: () => {
         this.#context.stats.countTokenRequest('error');
@@ -167,4 +178,13 @@ export class IdentityEndpoint {
       headers,
     );
   }
+}
+
+/** Returns the error a `token` stage reply fault sends: its AADSTS error, with `status` taking precedence. */
+function faultError(fault: Fault, form: URLSearchParams, tenantId: string): EntraError {
+  const failure =
+    fault.aadsts === undefined
+      ? EntraErrors.transient(fault.status ?? 503)
+      : injectedEntraError(fault.aadsts, form.get('client_id') ?? '', tenantId);
+  return fault.status === undefined ? failure : { ...failure, status: fault.status };
 }

@@ -1,3 +1,4 @@
+export { type AppCertificate, createAppCertificate } from './certificate.js';
 export { startEmulator } from './emulator.js';
 export {
   FAULT_ACTIONS,
@@ -7,6 +8,7 @@ export {
   type FaultSpec,
   FaultSpecError,
   type FaultStage,
+  HTTP_FAULT_STAGES,
 } from './faults.js';
 export { DEFAULT_LIMITS, TIME_UNITS_PER_DAY } from './limits.js';
 export { type MsalMetadata, msalMetadataFor } from './msal-metadata.js';

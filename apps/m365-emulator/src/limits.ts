@@ -1,12 +1,14 @@
 import type { EmulatorLimits } from './types.js';
 
-/** Exchange Online's per-mailbox defaults for SMTP submission. */
+/** Exchange Online's per-mailbox defaults for SMTP submission, and Graph's request limits. */
 export const DEFAULT_LIMITS: Readonly<EmulatorLimits> = Object.freeze({
   messagesPerMinute: 30,
   recipientsPerMessage: 500,
   connectionsPerMailbox: 3,
   recipientsPerDay: 10_000,
   maxMessageBytes: 35 * 1024 * 1024,
+  graphConcurrentRequests: 4,
+  graphMaxRequestBytes: 4 * 1024 * 1024,
 });
 
 /** Length of the rolling recipient window in time units (24 hours of emulated minutes). */

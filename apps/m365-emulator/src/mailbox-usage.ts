@@ -4,6 +4,8 @@ import { RollingWindow } from './rolling-window.js';
 interface MailboxCounters {
   openSessions: number;
   maxOpenSessions: number;
+  openGraphRequests: number;
+  maxOpenGraphRequests: number;
   acceptedMessages: number;
   messageWindow: RollingWindow;
   recipientWindow: RollingWindow;
@@ -11,11 +13,15 @@ interface MailboxCounters {
 
 export interface UsageSnapshot {
   maxConcurrentConnections: Record<string, number>;
+  maxConcurrentGraphRequests: Record<string, number>;
   openConnections: Record<string, number>;
   messagesByMailbox: Record<string, number>;
 }
 
-/** Sessions, message rate and rolling-day recipients of every mailbox, keyed in lower case. */
+/**
+ * SMTP sessions, Graph requests in progress, message rate and rolling-day recipients of every
+ * mailbox, keyed in lower case.
+ */
 export class MailboxUsage {
   readonly #timeUnitMs: number;
   readonly #byMailbox = new Map<string, MailboxCounters>();
@@ -40,6 +46,25 @@ export class MailboxUsage {
     counters.openSessions = Math.max(0, counters.openSessions - 1);
   }
 
+  /** Counts a Graph request in progress unless `maxRequests` are already in progress. */
+  tryStartGraphRequest(mailbox: string, maxRequests: number): boolean {
+    const counters = this.#countersOf(mailbox);
+    if (counters.openGraphRequests >= maxRequests) {
+      return false;
+    }
+    counters.openGraphRequests += 1;
+    counters.maxOpenGraphRequests = Math.max(
+      counters.maxOpenGraphRequests,
+      counters.openGraphRequests,
+    );
+    return true;
+  }
+
+  endGraphRequest(mailbox: string): void {
+    const counters = this.#countersOf(mailbox);
+    counters.openGraphRequests = Math.max(0, counters.openGraphRequests - 1);
+  }
+
   messagesInWindow(mailbox: string, nowMs: number): number {
     return this.#countersOf(mailbox).messageWindow.total(nowMs);
   }
@@ -60,6 +85,7 @@ export class MailboxUsage {
     for (const counters of this.#byMailbox.values()) {
       counters.acceptedMessages = 0;
       counters.maxOpenSessions = counters.openSessions;
+      counters.maxOpenGraphRequests = counters.openGraphRequests;
       counters.messageWindow.clear();
       counters.recipientWindow.clear();
     }
@@ -68,11 +94,15 @@ export class MailboxUsage {
   snapshot(): UsageSnapshot {
     const snapshot: UsageSnapshot = {
       maxConcurrentConnections: {},
+      maxConcurrentGraphRequests: {},
       openConnections: {},
       messagesByMailbox: {},
     };
     for (const [mailbox, counters] of this.#byMailbox) {
       snapshot.maxConcurrentConnections[mailbox] = counters.maxOpenSessions;
+      if (counters.maxOpenGraphRequests > 0) {
+        snapshot.maxConcurrentGraphRequests[mailbox] = counters.maxOpenGraphRequests;
+      }
       snapshot.openConnections[mailbox] = counters.openSessions;
       snapshot.messagesByMailbox[mailbox] = counters.acceptedMessages;
     }
@@ -86,6 +116,8 @@ export class MailboxUsage {
       counters = {
         openSessions: 0,
         maxOpenSessions: 0,
+        openGraphRequests: 0,
+        maxOpenGraphRequests: 0,
         acceptedMessages: 0,
         messageWindow: new RollingWindow(this.#timeUnitMs),
         recipientWindow: new RollingWindow(this.#timeUnitMs * TIME_UNITS_PER_DAY),

@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     smtpPort: emulator.smtpPort,
     httpsPort: emulator.httpsPort,
     apiPort: emulator.apiPort,
+    graphPort: emulator.graphPort,
     caFile: emulator.caFile,
   };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
@@ -47,7 +48,7 @@ main().catch((error: unknown) => {
   }
   if (isAddressInUse(error)) {
     process.stderr.write(
-      `m365-emulator: ${error.message}; set M365_EMULATOR_SMTP_PORT, M365_EMULATOR_HTTPS_PORT and M365_EMULATOR_API_PORT to free ports, or 0 to pick any free port\n`,
+      `m365-emulator: ${error.message}; set M365_EMULATOR_SMTP_PORT, M365_EMULATOR_HTTPS_PORT, M365_EMULATOR_API_PORT and M365_EMULATOR_GRAPH_PORT to free ports, or 0 to pick any free port\n`,
     );
     process.exitCode = 1;
     return;

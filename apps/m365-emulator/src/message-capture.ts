@@ -5,6 +5,7 @@ import type { AcceptedMessage, AttachmentSummary } from './types.js';
 
 export interface SubmissionFacts {
   mailbox: string;
+  transport: 'smtp' | 'graph';
   envelopeFrom: string;
   envelopeTo: string[];
 }
@@ -19,6 +20,20 @@ export function fromAddresses(parsed: ParsedMail): string[] {
   return addressesOf(parsed.from).map((address) => address.toLowerCase());
 }
 
+/** Returns the To, Cc and Bcc header addresses, each once, in header order. */
+export function headerRecipients(parsed: ParsedMail): string[] {
+  const all = [parsed.to, parsed.cc, parsed.bcc].flatMap((header) => addressesOf(header));
+  const seen = new Set<string>();
+  return all.filter((address) => {
+    const key = address.toLowerCase();
+    if (seen.has(key)) {
+      return false;
+    }
+    seen.add(key);
+    return true;
+  });
+}
+
 export function describeAcceptedMessage(
   parsed: ParsedMail,
   raw: Buffer,
@@ -31,6 +46,7 @@ export function describeAcceptedMessage(
   return {
     id: randomUUID(),
     mailbox: facts.mailbox,
+    transport: facts.transport,
     envelope: { from: facts.envelopeFrom, to: [...facts.envelopeTo] },
     messageId: parsed.messageId ?? `<${randomUUID()}@${SERVER_NAME.toLowerCase()}.invalid>`,
     subject: parsed.subject ?? null,

@@ -34,6 +34,7 @@ describe('MailboxUsage', () => {
 
     expect(usage.snapshot()).toEqual({
       maxConcurrentConnections: { 'a@x.example': 2 },
+      maxConcurrentGraphRequests: {},
       openConnections: { 'a@x.example': 1 },
       messagesByMailbox: { 'a@x.example': 0 },
     });

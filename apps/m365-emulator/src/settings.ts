@@ -6,6 +6,7 @@ export interface EmulatorSettings {
   smtpPort: number;
   httpsPort: number;
   apiPort: number;
+  graphPort: number;
   timeUnitMs: number;
   tokenLifetimeSeconds: number;
   certificateHostnames: string[];
@@ -24,11 +25,12 @@ export function resolveSettings(options: EmulatorOptions): EmulatorSettings {
     smtpPort: options.smtpPort ?? 0,
     httpsPort: options.httpsPort ?? 0,
     apiPort: options.apiPort ?? 0,
+    graphPort: options.graphPort ?? 0,
     timeUnitMs: options.timeUnitMs ?? DEFAULT_TIME_UNIT_MS,
     tokenLifetimeSeconds: options.tokenLifetimeSeconds ?? DEFAULT_TOKEN_LIFETIME_SECONDS,
     certificateHostnames: options.certificateHostnames ?? [],
   };
-  for (const name of ['smtpPort', 'httpsPort', 'apiPort'] as const) {
+  for (const name of ['smtpPort', 'httpsPort', 'apiPort', 'graphPort'] as const) {
     requireInteger(name, settings[name], 0, 65_535);
   }
   requireInteger('timeUnitMs', settings.timeUnitMs, 1, Number.MAX_SAFE_INTEGER);

@@ -69,7 +69,7 @@ export async function submitMessage(
   context.usage.recordAccepted(mailbox, envelopeTo.length, nowMs);
   const mailFrom = session.envelope.mailFrom;
   const envelopeFrom = mailFrom === false ? '' : mailFrom.address;
-  const facts = { mailbox, envelopeFrom, envelopeTo };
+  const facts = { mailbox, transport: 'smtp' as const, envelopeFrom, envelopeTo };
   const message = describeAcceptedMessage(parsed, data.raw, facts, nowMs);
   if (!context.store.add(message, data.raw)) {
     context.stats.countDuplicateMessageId();

@@ -12,22 +12,33 @@ function emptyViolations(): ViolationCounts {
     size: 0,
     auth: 0,
     sendAs: 0,
+    graphConcurrency: 0,
   };
 }
 
-/** Counters of SMTP replies, limit violations, duplicate Message-IDs and token requests. */
+/**
+ * Counters of SMTP replies, Graph responses, limit violations, duplicate Message-IDs and token
+ * requests.
+ */
 export class StatsRecorder {
   #replies = new Map<string, number>();
   #repliesByCode = new Map<string, number>();
   #violations = emptyViolations();
   #duplicateMessageIds = 0;
   #tokenRequests = { ok: 0, error: 0 };
+  #graphResponses = new Map<string, number>();
 
   /** Counts one reply; `key` is `"250 2.0.0"` or a bare code such as `"220"`. */
   countReply(key: string): void {
     this.#replies.set(key, (this.#replies.get(key) ?? 0) + 1);
     const code = key.slice(0, 3);
     this.#repliesByCode.set(code, (this.#repliesByCode.get(code) ?? 0) + 1);
+  }
+
+  /** Counts one Graph response by its HTTP status. */
+  countGraphResponse(status: number): void {
+    const key = String(status);
+    this.#graphResponses.set(key, (this.#graphResponses.get(key) ?? 0) + 1);
   }
 
   countViolation(violation: Violation): void {
@@ -48,6 +59,7 @@ export class StatsRecorder {
     this.#violations = emptyViolations();
     this.#duplicateMessageIds = 0;
     this.#tokenRequests = { ok: 0, error: 0 };
+    this.#graphResponses.clear();
   }
 
   snapshot(usage: UsageSnapshot): EmulatorStats {
@@ -60,6 +72,8 @@ export class StatsRecorder {
       messagesByMailbox: usage.messagesByMailbox,
       duplicateMessageIds: this.#duplicateMessageIds,
       tokenRequests: { ...this.#tokenRequests },
+      graphResponses: Object.fromEntries(this.#graphResponses),
+      maxConcurrentGraphRequests: usage.maxConcurrentGraphRequests,
     };
   }
 }

@@ -25,6 +25,10 @@ export interface EmulatorLimits {
   recipientsPerDay: number;
   /** Largest message accepted, in bytes of DATA. Exchange default 35 MB. */
   maxMessageBytes: number;
+  /** Graph requests of one mailbox in progress at the same time. Graph default 4. */
+  graphConcurrentRequests: number;
+  /** Largest Graph request body, in bytes (the base64 MIME text for `sendMail`). Graph default 4 MB. */
+  graphMaxRequestBytes: number;
 }
 
 export interface EmulatorOptions {
@@ -36,6 +40,8 @@ export interface EmulatorOptions {
   httpsPort?: number;
   /** Plain-HTTP admin API port; 0 picks a free port. Default 0. */
   apiPort?: number;
+  /** HTTPS port of the Microsoft Graph endpoint; 0 picks a free port. Default 0. */
+  graphPort?: number;
   /** Length of one emulated minute in milliseconds; a day is 1440 of them. Default 60000. */
   timeUnitMs?: number;
   /** Lifetime of issued tokens in real seconds (not scaled); 0 issues expired tokens. Default 3600. */
@@ -69,8 +75,10 @@ export interface ViolationCounts {
   size: number;
   /** Rejected authentication: 535 replies and MAIL FROM without AUTH (530). */
   auth: number;
-  /** MAIL FROM or From header addresses rejected with 5.7.60. */
+  /** MAIL FROM or From header addresses rejected with 5.7.60, or by Graph with ErrorSendAsDenied. */
   sendAs: number;
+  /** Graph requests rejected with 429 because the mailbox had all its concurrent requests open. */
+  graphConcurrency: number;
 }
 
 export interface EmulatorStats {
@@ -89,6 +97,10 @@ export interface EmulatorStats {
   duplicateMessageIds: number;
   /** Token endpoint requests by outcome. */
   tokenRequests: { ok: number; error: number };
+  /** Every Graph response sent, keyed by HTTP status (`"202"`, `"429"`). */
+  graphResponses: Record<string, number>;
+  /** Highest number of Graph requests seen in progress at once, per mailbox. */
+  maxConcurrentGraphRequests: Record<string, number>;
 }
 
 export interface AttachmentSummary {
@@ -108,6 +120,8 @@ export interface AcceptedMessage {
   id: string;
   /** The authenticated mailbox that submitted the message. */
   mailbox: string;
+  /** Submission path of the message: SMTP submission or Graph `sendMail`. */
+  transport: 'smtp' | 'graph';
   envelope: { from: string; to: string[] };
   /** Message-ID header with angle brackets; generated when the message had none. */
   messageId: string;
@@ -136,6 +150,7 @@ export interface Emulator {
   smtpPort: number;
   httpsPort: number;
   apiPort: number;
+  graphPort: number;
   host: string;
   /** PEM file of the self-signed CA certificate that clients must trust. */
   caFile: string;
@@ -145,6 +160,8 @@ export interface Emulator {
   tokenUrl(tenantId: string): string;
   /** Base URL of the admin API, `http://127.0.0.1:PORT`. */
   apiUrl: string;
+  /** Base URL of the Graph endpoint, `https://127.0.0.1:PORT`; requests go to `/v1.0/...`. */
+  graphUrl: string;
   /** Accepted messages in acceptance order, only those of `mailbox` when given. */
   messages(mailbox?: string): AcceptedMessage[];
   message(id: string): AcceptedMessage | undefined;

@@ -26,37 +26,71 @@ function configError(env: NodeJS.ProcessEnv): ConfigError {
 }
 
 test('loads a mailbox file with Exchange Online defaults', () => {
-  const path = mailboxFile({ apps: [app], mailboxes: [{ address: 'noreply@example.com', sendAs: ['billing@example.com'], limits: { messagesPerWindow: 10 } }] });
+  const path = mailboxFile({
+    apps: [app],
+    mailboxes: [
+      {
+        address: 'noreply@example.com',
+        sendAs: ['billing@example.com'],
+        limits: { messagesPerWindow: 10 },
+      },
+    ],
+  });
   const config = loadConfig({ POSTROOM_CONFIG: path, APP_SECRET: 's3cret' });
-  expect(config.mailboxes[0]).toMatchObject({ address: 'noreply@example.com', app: 'main', sendAs: ['billing@example.com'] });
-  expect(config.mailboxes[0]?.limits).toMatchObject({ messagesPerWindow: 10, maxConnections: 3, recipientsPerDay: 10_000 });
-  expect(config.apps[0]?.clientSecret).toBe('s3cret');
+  expect(config.mailboxes[0]).toMatchObject({
+    address: 'noreply@example.com',
+    app: 'main',
+    sendAs: ['billing@example.com'],
+  });
+  expect(config.mailboxes[0]?.limits).toMatchObject({
+    messagesPerWindow: 10,
+    maxConnections: 3,
+    recipientsPerDay: 10_000,
+  });
+  expect(config.apps[0]?.credential).toEqual({ kind: 'secret', clientSecret: 's3cret' });
+  expect(config.mailboxes[0]?.transport).toBe('smtp');
   expect(config.smtp).toMatchObject({ host: 'smtp.office365.com', port: 587 });
 });
 
 test('rejects secure true on port 587 with the fix', () => {
-  const path = mailboxFile({ apps: [app], mailboxes: [{ address: 'a@example.com', smtp: { secure: true } }] });
+  const path = mailboxFile({
+    apps: [app],
+    mailboxes: [{ address: 'a@example.com', smtp: { secure: true } }],
+  });
   const error = configError({ POSTROOM_CONFIG: path, APP_SECRET: 'x' });
   expect(error.message).toContain('mailboxes.0.smtp.secure');
   expect(error.message).toContain('use secure: false');
 });
 
 test('rejects turning off certificate verification', () => {
-  const path = mailboxFile({ apps: [app], mailboxes: [{ address: 'a@example.com', smtp: { tls: { rejectUnauthorized: false } } }] });
+  const path = mailboxFile({
+    apps: [app],
+    mailboxes: [{ address: 'a@example.com', smtp: { tls: { rejectUnauthorized: false } } }],
+  });
   const error = configError({ POSTROOM_CONFIG: path, APP_SECRET: 'x' });
   expect(error.message).toContain('tls.rejectUnauthorized');
   expect(error.message).toContain('POSTROOM_TLS_CA_FILE');
 });
 
 test('names the variable that is invalid', () => {
-  const error = configError({ POSTROOM_MAILBOX: 'a@example.com', POSTROOM_TENANT_ID: 't', POSTROOM_CLIENT_ID: 'c', POSTROOM_CLIENT_SECRET: 's', POSTROOM_CONCURRENCY: 'many' });
+  const error = configError({
+    POSTROOM_MAILBOX: 'a@example.com',
+    POSTROOM_TENANT_ID: 't',
+    POSTROOM_CLIENT_ID: 'c',
+    POSTROOM_CLIENT_SECRET: 's',
+    POSTROOM_CONCURRENCY: 'many',
+  });
   expect(error.issues[0]?.path).toBe('POSTROOM_CONCURRENCY');
   expect(error.message).toContain('fix or unset POSTROOM_CONCURRENCY');
 });
 
 test('requires credentials with POSTROOM_MAILBOX', () => {
   const error = configError({ POSTROOM_MAILBOX: 'a@example.com' });
-  expect(error.issues.map((issue) => issue.path)).toEqual(['POSTROOM_TENANT_ID', 'POSTROOM_CLIENT_ID', 'POSTROOM_CLIENT_SECRET']);
+  expect(error.issues.map((issue) => issue.path)).toEqual([
+    'POSTROOM_TENANT_ID',
+    'POSTROOM_CLIENT_ID',
+    'POSTROOM_CLIENT_SECRET',
+  ]);
 });
 
 test('reports a missing secret variable without a value', () => {
@@ -71,6 +105,11 @@ test('rejects a configuration without mailboxes', () => {
 });
 
 test('rejects more than 3 connections per mailbox', () => {
-  const path = mailboxFile({ apps: [app], mailboxes: [{ address: 'a@example.com', limits: { maxConnections: 5 } }] });
-  expect(configError({ POSTROOM_CONFIG: path, APP_SECRET: 'x' }).message).toContain('limit of 3 concurrent connections');
+  const path = mailboxFile({
+    apps: [app],
+    mailboxes: [{ address: 'a@example.com', limits: { maxConnections: 5 } }],
+  });
+  expect(configError({ POSTROOM_CONFIG: path, APP_SECRET: 'x' }).message).toContain(
+    'limit of 3 concurrent connections',
+  );
 });

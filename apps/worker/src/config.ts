@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import {
   ConfigError,
   DEFAULT_QUEUE_NAME,
@@ -12,21 +13,33 @@ import {
 } from '@postroom/core';
 import { z } from 'zod';
 import { CLOUDS, type CloudName } from './clouds.js';
-import { type MailboxFile, mailboxFileSchema } from './mailbox-file.js';
+import { MAX_CONNECTIONS, type MailboxFile, mailboxFileSchema } from './mailbox-file.js';
+import { resolveCredential } from './tokens/credential-sources.js';
+import {
+  type AppCredential,
+  CredentialError,
+  loadCertificateCredential,
+  sameCredential,
+} from './tokens/credentials.js';
 
 /** An Entra ID app registration whose app-only tokens the worker requests. */
 export interface AppConfig {
   name: string;
   tenantId: string;
   clientId: string;
-  clientSecret: string;
+  credential: AppCredential;
 }
+
+/** Submission path of a mailbox: SMTP AUTH with XOAUTH2, or Microsoft Graph `sendMail`. */
+export type MailTransport = 'smtp' | 'graph';
 
 export interface MailboxConfig {
   address: string;
   app: string;
+  transport: MailTransport;
   /** Other From addresses this mailbox has Send As permission for. */
   sendAs: string[];
+  /** For Graph, `maxConnections` is the number of concurrent `sendMail` requests. */
   limits: MailboxLimits;
 }
 
@@ -40,6 +53,15 @@ export interface WorkerConfig {
   /** Entra ID authority host; differs from the cloud's only for a local emulator. */
   authorityHost: string;
   smtpScope: string;
+  /** A token is renewed this long before it expires, in ms. */
+  tokenRenewBeforeExpiryMs: number;
+  graph: {
+    /** Graph base URL such as `https://graph.microsoft.com`. */
+    host: string;
+    scope: string;
+    /** Time to wait for a `sendMail` response once the request is sent, in ms. */
+    timeoutMs: number;
+  };
   smtp: {
     host: string;
     port: number;
@@ -79,9 +101,15 @@ const integer = (min: number) => z.coerce.number().int().min(min);
 const envSchema = z.object({
   POSTROOM_REDIS_URL: z
     .string()
-    .regex(/^(rediss?|rediss?\+cluster):\/\/\S+$/, 'must be redis://, rediss:// or redis+cluster://host:port,host:port')
+    .regex(
+      /^(rediss?|rediss?\+cluster):\/\/\S+$/,
+      'must be redis://, rediss:// or redis+cluster://host:port,host:port',
+    )
     .default('redis://127.0.0.1:6379'),
-  POSTROOM_QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/).default(DEFAULT_QUEUE_NAME),
+  POSTROOM_QUEUE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .default(DEFAULT_QUEUE_NAME),
   POSTROOM_CONCURRENCY: integer(1).max(1000).default(8),
   POSTROOM_INSTANCE_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
   POSTROOM_CLOUD: z.enum(Object.keys(CLOUDS) as [CloudName, ...CloudName[]]).default('global'),
@@ -92,11 +120,16 @@ const envSchema = z.object({
   POSTROOM_SMTP_CONNECTION_TIMEOUT_MS: integer(100).default(30_000),
   POSTROOM_SMTP_GREETING_TIMEOUT_MS: integer(100).default(30_000),
   POSTROOM_SMTP_SOCKET_TIMEOUT_MS: integer(100).default(60_000),
+  POSTROOM_GRAPH_HOST: z.string().url().startsWith('https://').optional(),
+  POSTROOM_GRAPH_TIMEOUT_MS: integer(100).default(60_000),
+  POSTROOM_TOKEN_RENEW_BEFORE_EXPIRY_MS: integer(0).default(5 * 60_000),
   POSTROOM_CONFIG: z.string().min(1).optional(),
   POSTROOM_MAILBOX: z.string().optional(),
   POSTROOM_TENANT_ID: z.string().optional(),
   POSTROOM_CLIENT_ID: z.string().optional(),
   POSTROOM_CLIENT_SECRET: z.string().optional(),
+  POSTROOM_CLIENT_CERTIFICATE_FILE: z.string().min(1).optional(),
+  POSTROOM_CLIENT_PRIVATE_KEY_FILE: z.string().min(1).optional(),
   POSTROOM_RETRY_BASE_DELAY_MS: integer(1).default(DEFAULT_RETRY_POLICY.baseDelayMs),
   POSTROOM_RETRY_MAX_DELAY_MS: integer(1).default(DEFAULT_RETRY_POLICY.maxDelayMs),
   POSTROOM_RETRY_MAX_ATTEMPTS: integer(1).default(DEFAULT_RETRY_POLICY.maxAttempts),
@@ -112,7 +145,9 @@ const envSchema = z.object({
   POSTROOM_LOCK_DURATION_MS: integer(1000).optional(),
   POSTROOM_STALLED_INTERVAL_MS: integer(500).default(30_000),
   POSTROOM_ALLOW_EVICTION: z.enum(['true', 'false']).default('false'),
-  POSTROOM_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  POSTROOM_LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info'),
 });
 
 /**
@@ -137,6 +172,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     cloud: vars.POSTROOM_CLOUD,
     authorityHost: vars.POSTROOM_AUTHORITY_HOST ?? cloud.authorityHost,
     smtpScope: cloud.smtpScope,
+    tokenRenewBeforeExpiryMs: vars.POSTROOM_TOKEN_RENEW_BEFORE_EXPIRY_MS,
+    graph: {
+      host: (vars.POSTROOM_GRAPH_HOST ?? cloud.graphHost).replace(/\/+$/, ''),
+      scope: cloud.graphScope,
+      timeoutMs: vars.POSTROOM_GRAPH_TIMEOUT_MS,
+    },
     smtp: {
       host: vars.POSTROOM_SMTP_HOST ?? cloud.smtpHost,
       port: vars.POSTROOM_SMTP_PORT,
@@ -159,7 +200,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     recordRetentionMs: vars.POSTROOM_RECORD_RETENTION_MS,
     submissionRecordTtlMs: vars.POSTROOM_SUBMISSION_RECORD_TTL_MS,
     http: { host: vars.POSTROOM_HTTP_HOST, port: vars.POSTROOM_HTTP_PORT },
-    lockDurationMs: lockDuration(vars),
+    lockDurationMs: lockDuration(
+      vars,
+      mailboxes.some((mailbox) => mailbox.transport === 'graph'),
+    ),
     stalledIntervalMs: vars.POSTROOM_STALLED_INTERVAL_MS,
     shutdownTimeoutMs: vars.POSTROOM_SHUTDOWN_TIMEOUT_MS,
     allowEviction: vars.POSTROOM_ALLOW_EVICTION === 'true',
@@ -169,16 +213,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
 
 type EnvVars = z.infer<typeof envSchema>;
 
-// The lock is renewed every half lock while the process runs; it must outlast the socket
-// timeout so that a slow but live send is never taken over by another worker.
-function lockDuration(vars: EnvVars): number {
-  const minimumMs = vars.POSTROOM_SMTP_SOCKET_TIMEOUT_MS * 2;
+// The lock is renewed every half lock while the process runs. It must outlast the SMTP socket
+// timeout, and the Graph timeout when a mailbox uses Graph, so that another worker never takes
+// over a slow but live send.
+function lockDuration(vars: EnvVars, usesGraph: boolean): number {
+  const [timeoutName, timeoutMs] =
+    usesGraph && vars.POSTROOM_GRAPH_TIMEOUT_MS > vars.POSTROOM_SMTP_SOCKET_TIMEOUT_MS
+      ? ['POSTROOM_GRAPH_TIMEOUT_MS', vars.POSTROOM_GRAPH_TIMEOUT_MS]
+      : ['POSTROOM_SMTP_SOCKET_TIMEOUT_MS', vars.POSTROOM_SMTP_SOCKET_TIMEOUT_MS];
+  const minimumMs = timeoutMs * 2;
   const lockMs = vars.POSTROOM_LOCK_DURATION_MS ?? Math.max(30_000, minimumMs);
   if (lockMs < minimumMs) {
     throw new ConfigError('invalid worker environment', [
       {
         path: 'POSTROOM_LOCK_DURATION_MS',
-        message: `${lockMs} ms is shorter than twice POSTROOM_SMTP_SOCKET_TIMEOUT_MS (${minimumMs} ms); raise it or lower the socket timeout`,
+        message: `${lockMs} ms is shorter than twice ${timeoutName} (${minimumMs} ms); raise it or lower the timeout`,
       },
     ]);
   }
@@ -190,14 +239,17 @@ function envIssue(issue: z.core.$ZodIssue): ValidationIssue {
   return { path: variable, message: `${issue.message}; fix or unset ${variable}` };
 }
 
-function readMailboxFile(path: string, env: NodeJS.ProcessEnv): MailboxFile {
+function readMailboxFile(path: string, env: NodeJS.ProcessEnv): LoadedMailboxFile {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new ConfigError('invalid POSTROOM_CONFIG', [
-      { path: 'POSTROOM_CONFIG', message: `cannot read ${path} as JSON (${reason}); point it at a JSON mailbox file` },
+      {
+        path: 'POSTROOM_CONFIG',
+        message: `cannot read ${path} as JSON (${reason}); point it at a JSON mailbox file`,
+      },
     ]);
   }
   const parsed = mailboxFileSchema.safeParse(raw);
@@ -208,40 +260,43 @@ function readMailboxFile(path: string, env: NodeJS.ProcessEnv): MailboxFile {
     }));
     throw new ConfigError('invalid mailbox file', issues);
   }
-  return resolveSecrets(parsed.data, env);
+  return { file: parsed.data, apps: resolveApps(parsed.data, { env, baseDir: dirname(path) }) };
 }
 
-// Secrets may be given inline or, better, by the name of an environment variable holding them.
-function resolveSecrets(file: MailboxFile, env: NodeJS.ProcessEnv): MailboxFile {
+interface LoadedMailboxFile {
+  file: MailboxFile;
+  apps: AppConfig[];
+}
+
+// Secrets and certificates are read once here, so that a missing variable, an unreadable file or
+// a key that does not match its certificate stops the worker at start rather than at the first send.
+function resolveApps(
+  file: MailboxFile,
+  context: Parameters<typeof resolveCredential>[2],
+): AppConfig[] {
   const issues: ValidationIssue[] = [];
-  const apps = file.apps.map((app, index) => {
-    if (app.clientSecret) return app;
-    const value = app.clientSecretEnv ? env[app.clientSecretEnv] : undefined;
-    if (!value) {
-      issues.push({
-        path: `apps[${index}].clientSecretEnv`,
-        message: `environment variable ${app.clientSecretEnv} is not set; set it to the app's client secret`,
-      });
-    }
-    return { ...app, clientSecret: value ?? '' };
+  const apps: AppConfig[] = [];
+  file.apps.forEach((app, index) => {
+    const credential = resolveCredential(app, `apps[${index}]`, context, issues);
+    if (credential)
+      apps.push({ name: app.name, tenantId: app.tenantId, clientId: app.clientId, credential });
   });
   if (issues.length > 0) throw new ConfigError('invalid mailbox file', issues);
-  return { ...file, apps };
+  return apps;
 }
 
-function resolveMailboxes(vars: EnvVars, file: MailboxFile | undefined) {
-  const apps: AppConfig[] = (file?.apps ?? []).map((app) => ({
-    name: app.name,
-    tenantId: app.tenantId,
-    clientId: app.clientId,
-    clientSecret: app.clientSecret ?? '',
-  }));
-  const mailboxes: MailboxConfig[] = (file?.mailboxes ?? []).map((mailbox) => ({
-    address: mailbox.address,
-    app: mailbox.app ?? apps[0]?.name ?? 'default',
-    sendAs: mailbox.sendAs ?? [],
-    limits: withDefaultLimits(mailbox.limits ?? {}),
-  }));
+function resolveMailboxes(vars: EnvVars, loaded: LoadedMailboxFile | undefined) {
+  const apps: AppConfig[] = loaded?.apps ?? [];
+  const mailboxes: MailboxConfig[] = (loaded?.file.mailboxes ?? []).map((mailbox) => {
+    const transport = mailbox.transport ?? 'smtp';
+    return {
+      address: mailbox.address,
+      app: mailbox.app ?? apps[0]?.name ?? 'default',
+      transport,
+      sendAs: mailbox.sendAs ?? [],
+      limits: withDefaultLimits(mailbox.limits ?? {}, transport),
+    };
+  });
 
   if (vars.POSTROOM_MAILBOX) {
     const { app, mailbox } = mailboxFromEnv(vars);
@@ -252,54 +307,164 @@ function resolveMailboxes(vars: EnvVars, file: MailboxFile | undefined) {
   return { apps, mailboxes };
 }
 
-function withDefaultLimits(overrides: Record<string, number | undefined>): MailboxLimits {
+function withDefaultLimits(
+  overrides: Record<string, number | undefined>,
+  transport: MailTransport,
+): MailboxLimits {
   const defined = Object.entries(overrides).filter(([, value]) => value !== undefined);
-  return { ...EXCHANGE_ONLINE_LIMITS, ...Object.fromEntries(defined) };
+  return {
+    ...EXCHANGE_ONLINE_LIMITS,
+    maxConnections: MAX_CONNECTIONS[transport],
+    ...Object.fromEntries(defined),
+  };
 }
 
 function mailboxFromEnv(vars: EnvVars): { app: AppConfig; mailbox: MailboxConfig } {
-  const missing = (['POSTROOM_TENANT_ID', 'POSTROOM_CLIENT_ID', 'POSTROOM_CLIENT_SECRET'] as const).filter(
+  const missing: string[] = (['POSTROOM_TENANT_ID', 'POSTROOM_CLIENT_ID'] as const).filter(
     (name) => !vars[name],
   );
+  const anyCredential =
+    vars.POSTROOM_CLIENT_SECRET ||
+    vars.POSTROOM_CLIENT_CERTIFICATE_FILE ||
+    vars.POSTROOM_CLIENT_PRIVATE_KEY_FILE;
+  if (!anyCredential) missing.push('POSTROOM_CLIENT_SECRET');
   if (missing.length > 0) {
     throw new ConfigError(
       'incomplete mailbox settings',
-      missing.map((name) => ({ path: name, message: `${name} is required when POSTROOM_MAILBOX is set` })),
+      missing.map((name) => ({
+        path: name,
+        message:
+          name === 'POSTROOM_CLIENT_SECRET'
+            ? 'POSTROOM_MAILBOX needs POSTROOM_CLIENT_SECRET, or POSTROOM_CLIENT_CERTIFICATE_FILE and POSTROOM_CLIENT_PRIVATE_KEY_FILE'
+            : `${name} is required when POSTROOM_MAILBOX is set`,
+      })),
     );
   }
   const address = parseAddress(vars.POSTROOM_MAILBOX ?? '');
   if (typeof address === 'string') {
-    throw new ConfigError('invalid mailbox settings', [{ path: 'POSTROOM_MAILBOX', message: address }]);
+    throw new ConfigError('invalid mailbox settings', [
+      { path: 'POSTROOM_MAILBOX', message: address },
+    ]);
   }
   return {
     app: {
       name: 'env',
       tenantId: vars.POSTROOM_TENANT_ID ?? '',
       clientId: vars.POSTROOM_CLIENT_ID ?? '',
-      clientSecret: vars.POSTROOM_CLIENT_SECRET ?? '',
+      credential: credentialFromEnv(vars),
     },
-    mailbox: { address: address.address, app: 'env', sendAs: [], limits: { ...EXCHANGE_ONLINE_LIMITS } },
+    mailbox: {
+      address: address.address,
+      app: 'env',
+      transport: 'smtp',
+      sendAs: [],
+      limits: { ...EXCHANGE_ONLINE_LIMITS },
+    },
   };
 }
 
+// The credential of the POSTROOM_MAILBOX app is POSTROOM_CLIENT_SECRET, or a certificate from
+// POSTROOM_CLIENT_CERTIFICATE_FILE with its key from POSTROOM_CLIENT_PRIVATE_KEY_FILE.
+function credentialFromEnv(vars: EnvVars): AppCredential {
+  const certificateFile = vars.POSTROOM_CLIENT_CERTIFICATE_FILE;
+  const keyFile = vars.POSTROOM_CLIENT_PRIVATE_KEY_FILE;
+  const secret = vars.POSTROOM_CLIENT_SECRET;
+  const fail = (path: string, message: string): never => {
+    throw new ConfigError('incomplete mailbox settings', [{ path, message }]);
+  };
+  if (secret && (certificateFile || keyFile)) {
+    return fail(
+      'POSTROOM_CLIENT_SECRET',
+      'set POSTROOM_CLIENT_SECRET or the certificate files, not both',
+    );
+  }
+  if (secret) return { kind: 'secret', clientSecret: secret };
+  if (!certificateFile || !keyFile) {
+    return fail(
+      certificateFile ? 'POSTROOM_CLIENT_PRIVATE_KEY_FILE' : 'POSTROOM_CLIENT_CERTIFICATE_FILE',
+      'a certificate credential needs both POSTROOM_CLIENT_CERTIFICATE_FILE and POSTROOM_CLIENT_PRIVATE_KEY_FILE',
+    );
+  }
+  try {
+    return loadCertificateCredential({
+      certificatePem: readPemFile(certificateFile, 'POSTROOM_CLIENT_CERTIFICATE_FILE'),
+      privateKeyPem: readPemFile(keyFile, 'POSTROOM_CLIENT_PRIVATE_KEY_FILE'),
+      certificateField: 'POSTROOM_CLIENT_CERTIFICATE_FILE',
+      privateKeyField: 'POSTROOM_CLIENT_PRIVATE_KEY_FILE',
+      sendX5c: false,
+    });
+  } catch (error) {
+    if (!(error instanceof CredentialError)) throw error;
+    return fail(error.field, error.message);
+  }
+}
+
+function readPemFile(path: string, variable: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    throw new ConfigError('invalid mailbox settings', [
+      {
+        path: variable,
+        message: `cannot read ${path} (${reason}); point it at a readable PEM file`,
+      },
+    ]);
+  }
+}
+
 function checkMailboxes(apps: AppConfig[], mailboxes: MailboxConfig[]): void {
-  const issues: ValidationIssue[] = [];
+  const issues: ValidationIssue[] = checkApps(apps);
   if (mailboxes.length === 0) {
     issues.push({
       path: 'POSTROOM_CONFIG',
-      message: 'no sending mailbox is configured; set POSTROOM_CONFIG to a mailbox file or set POSTROOM_MAILBOX',
+      message:
+        'no sending mailbox is configured; set POSTROOM_CONFIG to a mailbox file or set POSTROOM_MAILBOX',
     });
   }
   const appNames = new Set(apps.map((app) => app.name));
   const seen = new Set<string>();
   for (const mailbox of mailboxes) {
     if (!appNames.has(mailbox.app)) {
-      issues.push({ path: `mailbox ${mailbox.address}`, message: `app "${mailbox.app}" is not defined in apps` });
+      issues.push({
+        path: `mailbox ${mailbox.address}`,
+        message: `app "${mailbox.app}" is not defined in apps`,
+      });
     }
     if (seen.has(mailbox.address)) {
-      issues.push({ path: `mailbox ${mailbox.address}`, message: 'mailbox is configured twice; keep one entry' });
+      issues.push({
+        path: `mailbox ${mailbox.address}`,
+        message: 'mailbox is configured twice; keep one entry',
+      });
     }
     seen.add(mailbox.address);
   }
   if (issues.length > 0) throw new ConfigError('invalid mailbox settings', issues);
+}
+
+// Apps share one MSAL client per (tenant, client id), so two entries for one registration must
+// agree on the credential.
+function checkApps(apps: AppConfig[]): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const names = new Set<string>();
+  const byIdentity = new Map<string, AppConfig>();
+  for (const app of apps) {
+    if (names.has(app.name)) {
+      issues.push({
+        path: `app ${app.name}`,
+        message: 'app name is used twice; give each app a unique name',
+      });
+    }
+    names.add(app.name);
+    const identity = `${app.tenantId.toLowerCase()}/${app.clientId.toLowerCase()}`;
+    const first = byIdentity.get(identity);
+    if (first && !sameCredential(first.credential, app.credential)) {
+      issues.push({
+        path: `app ${app.name}`,
+        message: `uses the tenant and client id of app ${first.name} with a different credential; use one credential per app registration`,
+      });
+    }
+    if (!first) byIdentity.set(identity, app);
+  }
+  return issues;
 }

@@ -7,6 +7,7 @@ import { codeLabel } from './metrics.js';
 import type { ProcessorDeps, SendResult } from './processor.js';
 import type { SubmitResult } from './smtp/session.js';
 import type { TokenError } from './tokens/errors.js';
+import { mailboxesSharingApp } from './tokens/registry.js';
 
 export interface FailureContext {
   job: Job<JobPayload>;
@@ -143,28 +144,52 @@ export class FailurePolicy {
   async onTokenError(context: FailureContext, mailbox: MailboxConfig, error: TokenError): Promise<never> {
     const attempt = await this.#deps.status.addTokenWait(context.jobId);
     if (error.kind === 'configuration') {
-      await this.#openCircuit(mailbox, 'auth_failed', `token_${error.aadstsCode ?? 'rejected'}`);
+      // The credential belongs to the app registration, so every mailbox that uses it stops.
+      const reason = `token_${error.aadstsCode ?? 'rejected'}`;
+      const affected = mailboxesSharingApp(this.#deps.config, mailbox.app);
+      this.#deps.logger.error(
+        { app: mailbox.app, aadsts: error.aadstsCode, correlationId: error.correlationId, fix: error.fix, mailboxes: affected.map((each) => each.address) },
+        "Entra ID rejected the app's credentials; stopping its mailboxes and keeping their jobs",
+      );
+      for (const each of affected.length > 0 ? affected : [mailbox]) await this.#openCircuit(each, 'auth_failed', reason);
       return this.waitForMailbox(context, Date.now() + this.#deps.config.circuitOpenMs, 'auth_failed');
     }
     const delayMs = retryDelayMs(this.#deps.config.retry, attempt);
     return this.wait(context, Date.now() + delayMs, 'token_unavailable', this.#deadline(context));
   }
 
-  async onSmtpFailure(context: FailureContext, mailbox: MailboxConfig, classification: Classification, reply?: string): Promise<never> {
+  /**
+   * Acts on a classified SMTP or Graph failure. `coolDownMs` overrides the cool-down of a
+   * throttling reply, for Graph's Retry-After.
+   */
+  async onSmtpFailure(
+    context: FailureContext,
+    mailbox: MailboxConfig,
+    classification: Classification,
+    reply?: string,
+    coolDownMs?: number,
+  ): Promise<never> {
     const { metrics } = this.#deps;
     if (classification.responseCode) {
       metrics.replies.inc({ mailbox: mailbox.address, code: String(classification.responseCode), enhanced_code: codeLabel(classification.enhancedCode) });
     }
     switch (classification.action) {
       case 'cool_down': {
-        // One rate window: long enough for Exchange's per-minute counters to move on.
-        const untilMs = Date.now() + mailbox.limits.rateWindowMs;
+        // Retry-After when the server gave one, else one rate window: long enough for
+        // Exchange's per-minute counters to move on.
+        const waitMs = coolDownMs ?? mailbox.limits.rateWindowMs;
+        const untilMs = Date.now() + waitMs;
         await this.#deps.gate.setHealth(mailbox.address, 'throttled', untilMs, classification.reason);
+        this.#deps.logger.warn({ jobId: context.jobId, mailbox: mailbox.address, reply, coolDownMs: waitMs }, 'mailbox throttled by the server; cooling down');
         return this.waitForMailbox(context, untilMs, 'throttled');
       }
       case 'pause_mailbox': {
-        const untilMs = Date.now() + mailbox.limits.recipientWindowMs / 24;
+        // The server's window frees gradually and may count mail sent by other clients of the
+        // mailbox, so pause for 1/24 of the window (an hour on Exchange Online) and then probe.
+        const pauseMs = mailbox.limits.recipientWindowMs / 24;
+        const untilMs = Date.now() + pauseMs;
         await this.#deps.gate.setHealth(mailbox.address, 'quota_exhausted', untilMs, classification.reason);
+        this.#deps.logger.error({ jobId: context.jobId, mailbox: mailbox.address, reply, pauseMs }, 'recipient quota exhausted; mailbox paused and jobs kept');
         return this.waitForMailbox(context, untilMs, 'quota_exhausted');
       }
       case 'open_circuit':
@@ -201,6 +226,7 @@ export class FailurePolicy {
 
   async #openCircuit(mailbox: MailboxConfig, state: MailboxState, reason: string, reply?: string): Promise<void> {
     await this.#deps.gate.setHealth(mailbox.address, state, Date.now() + this.#deps.config.circuitOpenMs, reason);
+    await this.#deps.gate.endAuth(mailbox.address, false);
     this.#deps.logger.error({ mailbox: mailbox.address, state, reason, reply, reopensInMs: this.#deps.config.circuitOpenMs }, 'mailbox circuit opened; its jobs are kept');
   }
 

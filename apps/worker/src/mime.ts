@@ -8,12 +8,25 @@ export interface RenderedMessage {
 
 const PRIORITY_HEADERS = { high: 'high', normal: 'normal', low: 'low' } as const;
 
+export interface RenderOptions {
+  /**
+   * Keep the Bcc header in the message. Graph `sendMail` takes the recipients from the MIME
+   * headers, as it has no envelope, and removes Bcc before delivery. Default false.
+   */
+  keepBcc?: boolean;
+}
+
 /**
  * Renders a job's message as RFC 5322 MIME with the job's fixed Message-ID. Bcc recipients go
- * into the envelope only. Every header value was checked for CR and LF at enqueue, and the
- * composer encodes non-ASCII text (RFC 2047 and RFC 2231), so no input can add a header.
+ * into the envelope only, unless `keepBcc` is set. Every header value was checked for CR and LF
+ * at enqueue, and the composer encodes non-ASCII text (RFC 2047 and RFC 2231), so no input can
+ * add a header.
  */
-export async function renderMessage(payload: JobPayload, recipients?: string[]): Promise<RenderedMessage> {
+export async function renderMessage(
+  payload: JobPayload,
+  recipients?: string[],
+  options: RenderOptions = {},
+): Promise<RenderedMessage> {
   const { message } = payload;
   const composer = new MailComposer({
     from: toNodemailer(message.from),
@@ -41,6 +54,7 @@ export async function renderMessage(payload: JobPayload, recipients?: string[]):
   });
 
   const node = composer.compile();
+  if (options.keepBcc) node.keepBcc = true;
   const envelope = node.getEnvelope();
   const raw = await node.build();
   return {

@@ -9,6 +9,8 @@ import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
 import type { MailboxConfig, WorkerConfig } from './config.js';
 import type { MailboxGate } from './gate.js';
+import { GraphFailure } from './graph/classify.js';
+import type { GraphSender } from './graph/sender.js';
 import type { SubmissionGuard } from './guard.js';
 import type { MailboxDirectory } from './mailboxes.js';
 import type { JobPromoter } from './promoter.js';
@@ -37,6 +39,8 @@ export interface ProcessorDeps {
   status: StatusStore;
   tokens: Map<string, TokenProvider>;
   endpoint: SmtpEndpoint;
+  /** Submits for mailboxes with transport `graph`; required when any mailbox has it. */
+  graph?: GraphSender;
   promoter: JobPromoter;
   metrics: Metrics;
   logger: Logger;
@@ -81,7 +85,8 @@ export class SendProcessor {
   // Waits at the gate (by throwing DelayedError) or returns a connection for this mailbox.
   async #acquire(context: FailureContext, mailbox: MailboxConfig, deadline: number): Promise<PooledSession | string> {
     const { gate, pool } = this.#deps;
-    const idle = pool.takeIdle(mailbox);
+    // A Graph request holds a lease only while it runs; there are no connections to reuse.
+    const idle = mailbox.transport === 'smtp' ? pool.takeIdle(mailbox) : undefined;
     const leaseId = idle ? '' : gate.newLeaseId();
     const decision = await gate.acquire(mailbox, {
       jobId: context.jobId,
@@ -118,6 +123,11 @@ export class SendProcessor {
     }, config.lockDurationMs / 2);
     let pooled: PooledSession | undefined;
     try {
+      if (mailbox.transport === 'graph') {
+        const result = await this.#sendWithGraph(mailbox, payload, connection);
+        this.#observe(mailbox, 'sent', started);
+        return await this.#failures.complete(context, result);
+      }
       pooled = typeof connection === 'string' ? await this.#open(mailbox, connection) : connection;
       const rendered = await renderMessage(payload, recipientsOf(payload.message));
       const result = await pooled.session.submit(rendered.envelope, rendered.raw);
@@ -143,6 +153,10 @@ export class SendProcessor {
       await this.#deps.guard.release(context.payload.messageId);
       return this.#failures.onTokenError(context, mailbox, error);
     }
+    if (error instanceof GraphFailure) {
+      if (error.classification.class !== 'unknown_outcome') await this.#deps.guard.release(context.payload.messageId);
+      return this.#failures.onSmtpFailure(context, mailbox, error.classification, error.reply, error.coolDownMs);
+    }
     if (!(error instanceof SmtpFailure)) {
       await this.#deps.guard.release(context.payload.messageId);
       throw error;
@@ -162,7 +176,13 @@ export class SendProcessor {
     const auth = await gate.beginAuth(mailbox.address, this.#maxSendMs());
     if (auth === 'busy') throw new AuthProbeBusy();
 
-    let accessToken = await provider.getToken();
+    let accessToken: Awaited<ReturnType<TokenProvider['getToken']>>;
+    try {
+      accessToken = await provider.getToken();
+    } catch (error) {
+      if (auth === 'probe') await gate.endAuth(mailbox.address, false);
+      throw error;
+    }
     for (let attempt = 1; ; attempt++) {
       const session = new SmtpSession(this.#deps.endpoint);
       try {
@@ -175,13 +195,22 @@ export class SendProcessor {
         session.close();
         const rejectedToken = error instanceof SmtpFailure && classifyFailure(error.failure).reason === 'token_rejected';
         if (!rejectedToken || attempt > 1) {
-          if (auth === 'probe' || isConfigurationFailure(error)) await gate.endAuth(mailbox.address, false);
+          // After a configuration failure the failure policy opens the circuit first and only
+          // then ends the probe, so no other connection slips in between.
+          if (isConfigurationFailure(error)) throw error;
+          if (auth === 'probe') await gate.endAuth(mailbox.address, false);
           throw error;
         }
         this.#deps.logger.warn({ mailbox: mailbox.address }, 'token rejected with 535 5.7.3; retrying once with a fresh token');
         accessToken = await provider.getToken(true);
       }
     }
+  }
+
+  // The Graph sender releases the lease when its request ends.
+  async #sendWithGraph(mailbox: MailboxConfig, payload: JobPayload, leaseId: PooledSession | string) {
+    if (!this.#deps.graph || typeof leaseId !== 'string') throw new Error(`no Graph sender for mailbox ${mailbox.address}`);
+    return this.#deps.graph.send(mailbox, payload, leaseId);
   }
 
   async #returnConnection(mailbox: MailboxConfig, connection: PooledSession | string): Promise<void> {

@@ -5,8 +5,10 @@ import { connectRedis, type JobPayload, KEY_PREFIX, postroomKeys, type RedisConn
 import { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { WorkerConfig } from './config.js';
+import type { AppConfig, WorkerConfig } from './config.js';
 import { MailboxGate } from './gate.js';
+import { createGraphSender } from './graph/create.js';
+import type { GraphSender } from './graph/sender.js';
 import { SubmissionGuard } from './guard.js';
 import { startHttpServer } from './http-server.js';
 import { createLogger } from './logger.js';
@@ -17,8 +19,7 @@ import { QueueSnapshotReader } from './queue-snapshot.js';
 import { JobPromoter } from './promoter.js';
 import { SessionPool } from './smtp/pool.js';
 import { StatusStore } from './status-store.js';
-import { createNetworkClient } from './tokens/network-client.js';
-import { TokenProvider } from './tokens/provider.js';
+import { createTokenProviders } from './tokens/create.js';
 
 export interface StartWorkerOptions {
   logger?: Logger;
@@ -56,13 +57,9 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
   const ca = config.smtp.caFile ? readFileSync(config.smtp.caFile) : undefined;
   const gate = new MailboxGate(redis, keys, { rateGuardMs: config.rateGuardMs, leaseTtlMs: CONNECTION_LEASE_TTL_MS, connectionWaitMs: CONNECTION_WAIT_MS });
   const pool = new SessionPool(gate, config.connectionIdleMs, logger.child({ component: 'smtp-pool' }), metrics);
-  const networkClient = createNetworkClient(ca);
-  const tokens = new Map(
-    config.apps.map((app) => [
-      app.name,
-      new TokenProvider({ app, authorityHost: config.authorityHost, scope: config.smtpScope, networkClient, logger: logger.child({ component: 'tokens' }), metrics }),
-    ]),
-  );
+  const providers = createTokenProviders(config, ca, logger.child({ component: 'tokens' }), metrics);
+  const tokens = new Map(config.apps.map((app) => [app.name, providers.for(app, config.smtpScope)]));
+  const graph = createGraphSender(config, providers, gate, ca, logger.child({ component: 'graph' }));
   const queue = new Queue<JobPayload>(config.queueName, { connection: redis, prefix: KEY_PREFIX });
   const processor = new SendProcessor({
     config,
@@ -73,6 +70,7 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
     status: new StatusStore(redis, keys, config.recordRetentionMs),
     tokens,
     endpoint: { host: config.smtp.host, port: config.smtp.port, ...(ca ? { ca } : {}), connectionTimeoutMs: config.smtp.connectionTimeoutMs, greetingTimeoutMs: config.smtp.greetingTimeoutMs, socketTimeoutMs: config.smtp.socketTimeoutMs },
+    ...(graph ? { graph } : {}),
     promoter: new JobPromoter(queue, logger.child({ component: 'promoter' })),
     metrics,
     logger: logger.child({ component: 'processor' }),
@@ -112,7 +110,7 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
     close: () => {
       closing = true;
       clearInterval(retention);
-      closed ??= shutdown({ worker, pool, queue, redis, connection, server, logger, timeoutMs: config.shutdownTimeoutMs });
+      closed ??= shutdown({ worker, pool, graph, queue, redis, connection, server, logger, timeoutMs: config.shutdownTimeoutMs });
       return closed;
     },
   };
@@ -121,6 +119,7 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
 interface Resources {
   worker: Worker;
   pool: SessionPool;
+  graph: GraphSender | undefined;
   queue: Queue;
   redis: RedisConnection;
   connection: RedisConnection;
@@ -129,10 +128,10 @@ interface Resources {
   timeoutMs: number;
 }
 
-// Order: stop fetching and drain, close SMTP connections (frees Exchange's connection slots),
-// then the queue, Redis and the HTTP server.
+// Order: stop fetching and drain, close SMTP connections (frees Exchange's connection slots) and
+// Graph's idle connections, then the queue, Redis and the HTTP server.
 async function shutdown(resources: Resources): Promise<void> {
-  const { worker, pool, queue, redis, connection, server, logger, timeoutMs } = resources;
+  const { worker, pool, graph, queue, redis, connection, server, logger, timeoutMs } = resources;
   logger.info({ timeoutMs }, 'shutting down: draining in-flight sends');
   const drained = await Promise.race([
     worker.close().then(() => true),
@@ -143,6 +142,7 @@ async function shutdown(resources: Resources): Promise<void> {
     await worker.close(true);
   }
   await pool.close();
+  graph?.close();
   await queue.close();
   await Promise.allSettled([redis.quit(), connection.quit()]);
   await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -226,11 +226,19 @@ function logEffectiveConfig(logger: Logger, config: WorkerConfig): void {
     {
       ...rest,
       redisUrl: redactUrl(config.redisUrl),
-      apps: apps.map((app) => ({ name: app.name, tenantId: app.tenantId, clientId: app.clientId })),
-      mailboxes: mailboxes.map((mailbox) => ({ address: mailbox.address, app: mailbox.app, sendAs: mailbox.sendAs, limits: mailbox.limits })),
+      apps: apps.map((app) => ({ name: app.name, tenantId: app.tenantId, clientId: app.clientId, ...describeCredential(app) })),
+      mailboxes: mailboxes.map((mailbox) => ({ address: mailbox.address, app: mailbox.app, transport: mailbox.transport, sendAs: mailbox.sendAs, limits: mailbox.limits })),
     },
     'effective configuration',
   );
+}
+
+// The credential's kind, and for a certificate its thumbprint and expiry: enough to match it
+// with the app registration, nothing that could sign in.
+function describeCredential(app: AppConfig) {
+  const { credential } = app;
+  if (credential.kind === 'secret') return { credential: 'secret' };
+  return { credential: 'certificate', thumbprintSha256: credential.thumbprintSha256, certificateNotAfter: credential.notAfter };
 }
 
 function redactUrl(url: string): string {

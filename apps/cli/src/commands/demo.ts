@@ -1,13 +1,28 @@
 import { fileURLToPath } from 'node:url';
 import { MailClient } from '@postroom/client';
 import type { DeliveryStatus, MessageInput } from '@postroom/core';
+import { loadConfig } from '@postroom/worker';
 import { readJsonLines } from '../jsonl.js';
 import { LocalStack } from '../local-stack.js';
+import { verifyConfig } from './verify.js';
+
+export const DEMO_SCENARIOS = ['missing-service-principal'] as const;
 
 export interface DemoOptions {
   file?: string;
   /** Time allowed for every message to reach a final state, in ms. */
   timeoutMs?: number;
+  /** Transport of the mailboxes: SMTP AUTH (default) or Graph sendMail. */
+  transport?: 'smtp' | 'graph';
+  /** The app's credential: a client secret (default) or a generated certificate. */
+  credential?: 'secret' | 'certificate';
+  /**
+   * A broken setup to show. `missing-service-principal` leaves out the Exchange permission that
+   * New-ServicePrincipal and Add-MailboxPermission grant, so AUTH fails with 535 5.7.3.
+   */
+  scenario?: (typeof DEMO_SCENARIOS)[number];
+  /** Receiver of the output lines; default stdout. */
+  print?: (line: string) => void;
 }
 
 const TIME_UNIT_MS = 4000;
@@ -22,32 +37,69 @@ const defaultFile = fileURLToPath(new URL('../../../../examples/messages.jsonl',
 
 /**
  * Runs the whole path on loopback: redis-server (unless REDIS_URL is set), the Microsoft 365
- * emulator and one worker process; enqueues the example messages through the SDK and reports
- * each outcome. Returns the process exit code: 0 only when every message was delivered.
+ * emulator and one worker process. Runs `postroom verify` against the stack first and stops if
+ * it fails. Then enqueues the example messages through the SDK and reports each outcome.
+ * Returns the process exit code: 0 only when verify passed and every message was delivered.
  */
-export async function runDemo(options: DemoOptions = {}, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function runDemo(
+  options: DemoOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const file = options.file ?? defaultFile;
   const messages = (await readJsonLines(file)) as MessageInput[];
-  const print = (line: string) => process.stdout.write(`${line}\n`);
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const transport = options.transport ?? 'smtp';
+  const credential = options.credential ?? 'secret';
 
-  print('Starting redis-server, the Microsoft 365 emulator and one worker on loopback...');
+  print(
+    `Starting redis-server, the Microsoft 365 emulator and one worker on loopback (${transport}, ${credential}${options.scenario ? `, scenario ${options.scenario}` : ''})...`,
+  );
   const stack = await LocalStack.start({
     ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
     timeUnitMs: TIME_UNIT_MS,
-    mailboxes: MAILBOXES,
+    mailboxes: MAILBOXES.map((mailbox) => ({ ...mailbox, transport })),
+    apps: [
+      {
+        name: 'contoso',
+        credential,
+        mailboxGrant: options.scenario !== 'missing-service-principal',
+      },
+    ],
     workerEnv: { POSTROOM_LOG_LEVEL: 'warn' },
   });
   const client = new MailClient({ connection: stack.redisUrl, queueName: stack.queueName });
   try {
-    const worker = await stack.addWorker();
     print(`  redis     ${stack.redisUrl}${env.REDIS_URL ? ' (from REDIS_URL)' : ''}`);
-    print(`  emulator  SMTP 127.0.0.1:${stack.emulator.smtpPort} (STARTTLS, XOAUTH2), Entra ID https://127.0.0.1:${stack.emulator.httpsPort}`);
+    print(
+      `  emulator  SMTP 127.0.0.1:${stack.emulator.smtpPort} (STARTTLS, XOAUTH2), Entra ID https://127.0.0.1:${stack.emulator.httpsPort}, Graph ${stack.emulator.graphUrl}`,
+    );
+    print(
+      `  limits    noreply@ 10 and billing@ 30 messages per emulated minute of ${TIME_UNIT_MS / 1000} s`,
+    );
+
+    print('');
+    print('$ postroom verify');
+    const verified = await verifyConfig(loadConfig(stack.workerEnv()), {}, (line) =>
+      print(line ? `  ${line}` : ''),
+    );
+    if (verified !== 0) {
+      print('');
+      print('verify failed, so no message was sent; apply the fix above and run the demo again');
+      return verified;
+    }
+
+    const worker = await stack.addWorker();
+    print('');
     print(`  worker    pid ${worker.pid}, metrics http://127.0.0.1:${worker.httpPort}/metrics`);
-    print(`  limits    noreply@ 10 and billing@ 30 messages per emulated minute of ${TIME_UNIT_MS / 1000} s`);
 
     const results = await client.sendMany(messages);
     print(`Enqueued ${results.length} messages from ${file}`);
-    const finals = await follow(client, results.map((result) => result.id), options.timeoutMs ?? 90_000, print);
+    const finals = await follow(
+      client,
+      results.map((result) => result.id),
+      options.timeoutMs ?? 90_000,
+      print,
+    );
     return report(stack, finals, messages.length, print);
   } finally {
     await client.close();
@@ -72,11 +124,15 @@ async function follow(
       if (!status) continue;
       if (FINAL_STATES.has(status.state)) {
         finals.set(id, status);
-        print(`  ${status.state.padEnd(8)} ${status.mailbox.padEnd(24)} ${id}  ${status.reply ?? status.failureReason ?? ''}`);
+        print(
+          `  ${status.state.padEnd(8)} ${status.mailbox.padEnd(24)} ${id}  ${status.reply ?? status.failureReason ?? ''}`,
+        );
       } else if (status.state === 'waiting_for_mailbox' && !announcedWaits.has(id)) {
         announcedWaits.add(id);
         const inMs = status.nextAttemptAt ? Date.parse(status.nextAttemptAt) - Date.now() : 0;
-        print(`  waiting  ${status.mailbox.padEnd(24)} ${id}  ${status.waitReason}, next slot in ${(inMs / 1000).toFixed(1)} s`);
+        print(
+          `  waiting  ${status.mailbox.padEnd(24)} ${id}  ${status.waitReason}, next slot in ${(inMs / 1000).toFixed(1)} s`,
+        );
       }
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -84,13 +140,22 @@ async function follow(
   return finals;
 }
 
-function report(stack: LocalStack, finals: Map<string, DeliveryStatus>, total: number, print: (line: string) => void): number {
+function report(
+  stack: LocalStack,
+  finals: Map<string, DeliveryStatus>,
+  total: number,
+  print: (line: string) => void,
+): number {
   const delivered = [...finals.values()].filter((status) => status.state === 'sent').length;
   const stats = stack.emulator.stats();
-  const throttling = (stats.repliesByCode['432'] ?? 0) + stats.violations.rate;
-  const authFailures = stats.violations.auth;
+  const throttling =
+    (stats.repliesByCode['432'] ?? 0) + (stats.graphResponses['429'] ?? 0) + stats.violations.rate;
+  const authFailures =
+    stats.violations.auth + (stats.graphResponses['401'] ?? 0) + (stats.graphResponses['403'] ?? 0);
 
-  print(`Emulator: ${stack.emulator.messages().length} messages accepted, ${throttling} throttling replies, ${authFailures} authentication failures, ${stats.duplicateMessageIds} duplicate Message-IDs`);
+  print(
+    `Emulator: ${stack.emulator.messages().length} messages accepted, ${throttling} throttling replies, ${authFailures} authentication failures, ${stats.duplicateMessageIds} duplicate Message-IDs`,
+  );
   print(`delivered ${delivered} of ${total}`);
   const clean = throttling === 0 && authFailures === 0 && stats.duplicateMessageIds === 0;
   return delivered === total && clean ? 0 : 1;

@@ -1,4 +1,4 @@
-import { connectRedis, KEY_PREFIX, postroomKeys, type RedisConnection } from '@postroom/core';
+import { connectRedis, KEY_PREFIX, type MailboxLimits, postroomKeys, type RedisConnection } from '@postroom/core';
 import { Job, Queue } from 'bullmq';
 import type { CliEnv } from './index.js';
 
@@ -52,19 +52,30 @@ async function promoteParked(redis: RedisConnection, env: CliEnv, address: strin
 
 async function list(redis: RedisConnection, env: CliEnv, registry: Record<string, string>): Promise<number> {
   const keys = postroomKeys(env.queueName);
-  const rows = [['MAILBOX', 'STATE', 'SENT/WINDOW', 'CONNECTIONS', 'REASON']];
+  const rows = [['MAILBOX', 'STATE', 'SENT/WINDOW', 'RECIPIENTS/DAY', 'CONNECTIONS', 'PARKED', 'REASON']];
   for (const [address, raw] of Object.entries(registry)) {
-    const { limits } = JSON.parse(raw) as { limits: { messagesPerWindow: number; rateWindowMs: number; maxConnections: number } };
+    const { limits } = JSON.parse(raw) as { limits: MailboxLimits };
     const mailboxKeys = keys.mailbox(address);
     const nowMs = Date.now();
-    const [health, sent, connections] = await Promise.all([
+    const [health, sent, connections, parked, buckets] = await Promise.all([
       redis.hgetall(mailboxKeys.health),
       redis.zcount(mailboxKeys.rateLog, nowMs - limits.rateWindowMs, '+inf'),
       redis.zcount(mailboxKeys.leases, nowMs, '+inf'),
+      redis.zcard(mailboxKeys.parked),
+      redis.hvals(mailboxKeys.recipients),
     ]);
+    const recipients = buckets.reduce((sum, count) => sum + Number(count), 0);
     const expired = Number(health.until ?? 0) > 0 && Number(health.until) <= nowMs;
     const state = !health.state || expired ? 'healthy' : health.state;
-    rows.push([address, state, `${sent}/${limits.messagesPerWindow}`, `${connections}/${limits.maxConnections}`, state === 'healthy' ? '' : (health.reason ?? '')]);
+    rows.push([
+      address,
+      state,
+      `${sent}/${limits.messagesPerWindow}`,
+      `${recipients}/${limits.recipientsPerDay}`,
+      `${connections}/${limits.maxConnections}`,
+      String(parked),
+      state === 'healthy' ? '' : (health.reason ?? ''),
+    ]);
   }
   if (rows.length === 1) {
     process.stdout.write(`no mailboxes registered in queue ${env.queueName}; start a worker first\n`);

@@ -1,43 +1,154 @@
 import { PostroomError } from '@postroom/core';
 
-/** `configuration`: fix the app registration or secret; `transient`: retry with backoff. */
+/** `configuration`: fix the app registration or credential; `transient`: retry with backoff. */
 export type TokenErrorKind = 'transient' | 'configuration';
 
-// AADSTS codes that no retry fixes: bad or expired secret, unknown app or tenant, bad scope.
-const CONFIGURATION_CODES = new Set(['7000215', '7000222', '700016', '90002', '70011', '700027', '7000112']);
+interface AadstsEntry {
+  kind: TokenErrorKind;
+  summary: string;
+  fix: string;
+}
 
-/** A failed token request. Carries the AADSTS code and correlation id, never the secret. */
+/**
+ * Entra ID token errors by AADSTS number: what a retry can do about them and how to fix them.
+ * Numbers not listed are treated as transient, so their jobs wait with backoff until the deadline.
+ */
+const AADSTS: Record<string, AadstsEntry> = {
+  '7000215': {
+    kind: 'configuration',
+    summary: 'invalid client secret',
+    fix: "use the secret's Value, not its Secret ID, of a current client secret of the app registration",
+  },
+  '7000222': {
+    kind: 'configuration',
+    summary: 'client secret expired',
+    fix: 'create a new client secret for the app registration (or use a certificate) and update the secret variable',
+  },
+  '7000218': {
+    kind: 'configuration',
+    summary: 'no client credential in the request',
+    fix: 'give the app a client secret or a certificate in the mailbox file',
+  },
+  '700016': {
+    kind: 'configuration',
+    summary: 'application not found in the tenant',
+    fix: 'check clientId (Application (client) ID) and tenantId, and that the app exists in that tenant and cloud (POSTROOM_CLOUD)',
+  },
+  '90002': {
+    kind: 'configuration',
+    summary: 'tenant not found',
+    fix: 'check tenantId (Directory (tenant) ID) and POSTROOM_CLOUD',
+  },
+  '900023': {
+    kind: 'configuration',
+    summary: 'invalid tenant identifier',
+    fix: 'set tenantId to the Directory (tenant) ID or a verified domain of the tenant',
+  },
+  '700027': {
+    kind: 'configuration',
+    summary: 'client assertion rejected: signature invalid or certificate not registered',
+    fix: "upload the certificate in certificateFile to the app registration's certificates and check that privateKeyFile is its key",
+  },
+  '700024': {
+    kind: 'transient',
+    summary: 'client assertion is not within its valid time range',
+    fix: "check this host's clock (NTP): the assertion is stamped with the local time",
+  },
+  '7000112': {
+    kind: 'configuration',
+    summary: 'application is disabled',
+    fix: "enable the app's service principal (Enterprise applications, Properties, Enabled for users to sign in)",
+  },
+  '70011': {
+    kind: 'configuration',
+    summary: 'invalid scope',
+    fix: "check POSTROOM_CLOUD: the scope is the cloud's Exchange Online or Graph resource with /.default",
+  },
+  '500011': {
+    kind: 'configuration',
+    summary: 'resource principal not found in the tenant',
+    fix: 'the tenant has no Exchange Online or Graph service principal; check tenantId and POSTROOM_CLOUD',
+  },
+};
+
+/** AADSTS700024: the client assertion is outside its time range. A fresh assertion may pass. */
+export const ASSERTION_TIME_RANGE_CODE = '700024';
+
+/** A failed token request. Carries the AADSTS code and correlation id, never a secret or assertion. */
 export class TokenError extends PostroomError {
   readonly kind: TokenErrorKind;
   readonly aadstsCode: string | undefined;
   readonly correlationId: string | undefined;
+  /** The change that fixes the error, for errors a retry cannot fix. */
+  readonly fix: string | undefined;
 
-  constructor(kind: TokenErrorKind, code: string, message: string, details: { aadstsCode?: string; correlationId?: string } = {}) {
+  constructor(
+    kind: TokenErrorKind,
+    code: string,
+    message: string,
+    details: { aadstsCode?: string; correlationId?: string; fix?: string } = {},
+  ) {
     super(`POSTROOM_TOKEN_${code.toUpperCase()}`, message);
     this.kind = kind;
     this.aadstsCode = details.aadstsCode;
     this.correlationId = details.correlationId;
+    this.fix = details.fix;
   }
+}
+
+interface MsalErrorFields {
+  errorCode?: string;
+  errorMessage?: string;
+  errorNo?: string | number;
+  correlationId?: string;
+  message?: string;
 }
 
 /** Converts an MSAL error into a TokenError, sorted by what a retry can do about it. */
 export function toTokenError(error: unknown): TokenError {
-  const details = error as { errorCode?: string; errorMessage?: string; correlationId?: string; message?: string };
-  const text = `${details.errorMessage ?? ''} ${details.message ?? ''}`;
-  const aadstsCode = /AADSTS(\d+)/.exec(text)?.[1];
-  const extra = {
+  if (error instanceof TokenError) return error;
+  const fields = (typeof error === 'object' && error !== null ? error : {}) as MsalErrorFields;
+  const aadstsCode = aadstsCodeOf(fields);
+  const entry = aadstsCode ? AADSTS[aadstsCode] : undefined;
+  const details = {
     ...(aadstsCode ? { aadstsCode } : {}),
-    ...(details.correlationId ? { correlationId: details.correlationId } : {}),
+    ...(fields.correlationId ? { correlationId: fields.correlationId } : {}),
+    ...(entry ? { fix: entry.fix } : {}),
   };
 
-  if (aadstsCode && CONFIGURATION_CODES.has(aadstsCode)) {
+  if (entry?.kind === 'configuration') {
     return new TokenError(
       'configuration',
       'rejected',
-      `Entra ID rejected the app credentials (AADSTS${aadstsCode}); check the tenant id, client id and secret`,
-      extra,
+      `Entra ID rejected the app credentials (AADSTS${aadstsCode}: ${entry.summary}); ${entry.fix}`,
+      details,
     );
   }
-  const reason = aadstsCode ? `AADSTS${aadstsCode}` : (details.errorCode ?? 'network error');
-  return new TokenError('transient', 'unavailable', `token request failed (${reason}); it will be retried`, extra);
+  const reason = aadstsCode
+    ? `AADSTS${aadstsCode}${entry ? `: ${entry.summary}` : ''}`
+    : (fields.errorCode ?? 'network error');
+  return new TokenError(
+    'transient',
+    'unavailable',
+    `token request failed (${reason}); it will be retried`,
+    details,
+  );
+}
+
+/**
+ * Reads the AADSTS number: MSAL's `errorNo` (the first of `error_codes`), else the `AADSTS<n>`
+ * code at the start of Entra ID's error description, else the codes MSAL puts in `errorCode`
+ * when it refuses a request during a Retry-After period.
+ */
+function aadstsCodeOf(fields: MsalErrorFields): string | undefined {
+  if (fields.errorNo !== undefined && /^\d+$/.test(String(fields.errorNo)))
+    return String(fields.errorNo);
+  const described = /AADSTS(\d+)/.exec(`${fields.errorMessage ?? ''} ${fields.message ?? ''}`)?.[1];
+  if (described) return described;
+  return /^(\d+)(?: \d+)*$/.exec(fields.errorCode ?? '')?.[1];
+}
+
+/** Describes an AADSTS number for people: its meaning and fix, when known. */
+export function describeAadsts(code: string): { summary: string; fix: string } | undefined {
+  return AADSTS[code];
 }

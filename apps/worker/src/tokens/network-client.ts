@@ -4,22 +4,59 @@ import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@az
 
 const DEFAULT_TIMEOUT_MS = 15_000;
 
+export interface NetworkClientOptions {
+  /** Extra CA certificates (PEM) to trust besides the system CAs. */
+  extraCa?: string | Buffer;
+  /**
+   * Origins (`https://host:port`) requests may go to. A request anywhere else is rejected
+   * before it leaves the process. Default: any origin.
+   */
+  allowedOrigins?: string[];
+}
+
+/** A request to an origin the network client does not allow. */
+export class DisallowedOriginError extends Error {
+  readonly code = 'ERR_POSTROOM_DISALLOWED_ORIGIN';
+
+  constructor(url: string) {
+    super(
+      `request to ${new URL(url).origin} refused: only the configured authority may be contacted`,
+    );
+    this.name = 'DisallowedOriginError';
+  }
+}
+
 /**
  * MSAL network client over node:https that trusts the system CAs plus an optional extra CA,
- * with certificate verification on. Used for a private authority such as the local emulator,
- * without changing NODE_EXTRA_CA_CERTS for the whole process.
+ * with certificate verification on, and reaches only the allowed origins. Used for a private
+ * authority such as the local emulator, without changing NODE_EXTRA_CA_CERTS for the process.
  */
-export function createNetworkClient(extraCa?: string | Buffer): INetworkModule {
-  const ca = extraCa ? [...rootCertificates, extraCa.toString()] : undefined;
+export function createNetworkClient(options: NetworkClientOptions = {}): INetworkModule {
+  const ca = options.extraCa ? [...rootCertificates, options.extraCa.toString()] : undefined;
+  const allowed = options.allowedOrigins
+    ? new Set(options.allowedOrigins.map((origin) => new URL(origin).origin))
+    : undefined;
 
-  const send = <T>(method: 'GET' | 'POST', url: string, options?: NetworkRequestOptions, timeoutMs?: number) =>
+  const send = <T>(
+    method: 'GET' | 'POST',
+    url: string,
+    requestOptions?: NetworkRequestOptions,
+    timeoutMs?: number,
+  ) =>
     new Promise<NetworkResponse<T>>((resolve, reject) => {
-      const body = options?.body;
+      if (allowed && !allowed.has(new URL(url).origin)) {
+        reject(new DisallowedOriginError(url));
+        return;
+      }
+      const body = requestOptions?.body;
       const req = request(
         url,
         {
           method,
-          headers: { ...options?.headers, ...(body ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
+          headers: {
+            ...requestOptions?.headers,
+            ...(body ? { 'content-length': String(Buffer.byteLength(body)) } : {}),
+          },
           ...(ca ? { ca } : {}),
           timeout: timeoutMs ?? DEFAULT_TIMEOUT_MS,
         },
@@ -29,22 +66,35 @@ export function createNetworkClient(extraCa?: string | Buffer): INetworkModule {
           res.on('error', reject);
           res.on('end', () => {
             const text = Buffer.concat(chunks).toString('utf8');
-            resolve({ status: res.statusCode ?? 0, headers: flattenHeaders(res.headers), body: parseBody<T>(text) });
+            resolve({
+              status: res.statusCode ?? 0,
+              headers: flattenHeaders(res.headers),
+              body: parseBody<T>(text),
+            });
           });
         },
       );
-      req.on('timeout', () => req.destroy(Object.assign(new Error(`request to ${new URL(url).host} timed out`), { code: 'ETIMEDOUT' })));
+      req.on('timeout', () =>
+        req.destroy(
+          Object.assign(new Error(`request to ${new URL(url).host} timed out`), {
+            code: 'ETIMEDOUT',
+          }),
+        ),
+      );
       req.on('error', reject);
       req.end(body);
     });
 
   return {
-    sendGetRequestAsync: (url, options, timeout) => send('GET', url, options, timeout),
-    sendPostRequestAsync: (url, options) => send('POST', url, options),
+    sendGetRequestAsync: (url, requestOptions, timeout) =>
+      send('GET', url, requestOptions, timeout),
+    sendPostRequestAsync: (url, requestOptions) => send('POST', url, requestOptions),
   };
 }
 
-function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+function flattenHeaders(
+  headers: Record<string, string | string[] | undefined>,
+): Record<string, string> {
   const flat: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;

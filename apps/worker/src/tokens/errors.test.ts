@@ -1,0 +1,61 @@
+import { expect, test } from 'vitest';
+import { describeAadsts, TokenError, toTokenError } from './errors.js';
+
+// The fields MSAL 7's ServerError carries for an Entra ID error response.
+function serverError(code: number, correlationId = 'corr-1') {
+  return {
+    errorCode: 'invalid_client',
+    errorNo: String(code),
+    correlationId,
+    errorMessage: `Error(s): ${code} - Description: AADSTS${code}: text - Correlation ID: ${correlationId}`,
+  };
+}
+
+test.each([
+  [7000215, 'configuration'],
+  [7000222, 'configuration'],
+  [700016, 'configuration'],
+  [90002, 'configuration'],
+  [700027, 'configuration'],
+  [700024, 'transient'],
+  [90033, 'transient'],
+  [123456, 'transient'],
+] as const)('AADSTS%d is %s', (code, kind) => {
+  const error = toTokenError(serverError(code));
+
+  expect(error).toBeInstanceOf(TokenError);
+  expect(error.kind).toBe(kind);
+  expect(error.aadstsCode).toBe(String(code));
+  expect(error.correlationId).toBe('corr-1');
+});
+
+test('configuration error names the fix', () => {
+  const error = toTokenError(serverError(7000222));
+
+  expect(error.message).toContain('client secret expired');
+  expect(error.fix).toContain('create a new client secret');
+});
+
+test('network error is transient without a code', () => {
+  const error = toTokenError({
+    errorCode: 'network_error',
+    errorMessage: 'Network request failed',
+  });
+
+  expect(error.kind).toBe('transient');
+  expect(error.aadstsCode).toBeUndefined();
+  expect(error.message).toContain('network_error');
+});
+
+test('throttled request keeps the code MSAL stored', () => {
+  // During a Retry-After period MSAL throws a ServerError whose errorCode contains error_codes.
+  const error = toTokenError({ errorCode: '7000222', errorMessage: 'throttled' });
+
+  expect(error.kind).toBe('configuration');
+  expect(error.aadstsCode).toBe('7000222');
+});
+
+test('describes known codes only', () => {
+  expect(describeAadsts('700016')?.fix).toContain('clientId');
+  expect(describeAadsts('1')).toBeUndefined();
+});

@@ -1,0 +1,148 @@
+import { MailClient } from '@postroom/client';
+import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
+import { runMailbox } from '../../apps/cli/src/commands/mailbox.js';
+import type { WorkerProcess } from '../../apps/cli/src/worker-process.js';
+import { LocalStack, waitForFinal, waitUntil } from '../harness/index.js';
+
+// contoso's two mailboxes share one app registration; fabrikam's mailboxes use another.
+const CONTOSO_A = 'orders@contoso.example';
+const CONTOSO_B = 'alerts@contoso.example';
+const FABRIKAM = 'noreply@fabrikam.example';
+const FABRIKAM_AUTH = 'auth@fabrikam.example';
+const INVALID_TOKEN = '535 5.7.3 Authentication unsuccessful [EMULATOR]';
+
+let stack: LocalStack;
+let client: MailClient;
+let worker: WorkerProcess;
+
+beforeAll(async () => {
+  stack = await LocalStack.start({
+    redisUrl: inject('redisUrl'),
+    timeUnitMs: 1000,
+    apps: [{ name: 'contoso' }, { name: 'fabrikam' }],
+    mailboxes: [
+      { address: CONTOSO_A, app: 'contoso' },
+      { address: CONTOSO_B, app: 'contoso' },
+      { address: FABRIKAM, app: 'fabrikam' },
+      { address: FABRIKAM_AUTH, app: 'fabrikam' },
+    ],
+    workerEnv: { POSTROOM_CIRCUIT_OPEN_MS: '600000', POSTROOM_CONNECTION_IDLE_MS: '0' },
+  });
+  worker = await stack.addWorker();
+  client = new MailClient({ connection: stack.redisUrl, queueName: stack.queueName });
+}, 60_000);
+
+afterAll(async () => {
+  await client?.close();
+  await stack?.stop();
+});
+
+beforeEach(() => {
+  stack.emulator.clearFaults();
+  stack.emulator.reset();
+});
+
+const send = (from: string, index: number) =>
+  client.send({
+    from,
+    to: `buyer${index}@example.net`,
+    subject: `Notice ${index}`,
+    text: `notice ${index}`,
+  });
+
+async function metrics(): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${worker.httpPort}/metrics`)).text();
+}
+
+const resume = (address: string) =>
+  runMailbox({ redisUrl: stack.redisUrl, queueName: stack.queueName }, ['resume', address]);
+
+// The first test runs before any token was cached, so its message meets the failing request.
+test('unreachable token endpoint waits without attempts', async () => {
+  stack.emulator.addFault({ stage: 'token', action: 'drop', count: 2 });
+  const { id } = await send(FABRIKAM, 1);
+
+  const status = await waitForFinal(client, id);
+  expect(status.state).toBe('sent');
+  expect(status.attempts ?? 0).toBe(0);
+  expect(stack.emulator.stats().tokenRequests).toEqual({ ok: 1, error: 2 });
+  expect(await metrics()).toMatch(
+    /postroom_token_requests_total\{app="fabrikam",result="transient"\} 2/,
+  );
+});
+
+test('expired secret stops all app mailboxes', async () => {
+  stack.emulator.addFault({ stage: 'token', action: 'reply', aadsts: 7000222 });
+  const first = await send(CONTOSO_A, 2);
+  await waitUntil(
+    'the first job to wait for its mailbox',
+    async () => (await client.status(first.id))?.waitReason === 'auth_failed',
+  );
+  const second = await send(CONTOSO_B, 3);
+  const other = await send(FABRIKAM, 4);
+
+  expect((await waitForFinal(client, other.id)).state).toBe('sent');
+  await waitUntil(
+    'the second job to wait for its mailbox',
+    async () => (await client.status(second.id))?.waitReason === 'auth_failed',
+  );
+  for (const id of [first.id, second.id]) {
+    const status = await client.status(id);
+    expect(status?.state).toBe('waiting_for_mailbox');
+    expect(status?.attempts ?? 0).toBe(0);
+  }
+  const scraped = await metrics();
+  expect(scraped).toContain(`postroom_mailbox_state{mailbox="${CONTOSO_A}",state="auth_failed"} 1`);
+  expect(scraped).toContain(`postroom_mailbox_state{mailbox="${CONTOSO_B}",state="auth_failed"} 1`);
+  expect(scraped).toContain(`postroom_mailbox_state{mailbox="${FABRIKAM}",state="healthy"} 1`);
+  expect(scraped).toMatch(
+    /postroom_token_requests_total\{app="contoso",result="configuration"\} 1/,
+  );
+  // One token request: the circuit stopped the second mailbox before it asked again.
+  expect(stack.emulator.stats().tokenRequests.error).toBe(1);
+
+  expect(await resume(CONTOSO_A)).toBe(0);
+  expect(await resume(CONTOSO_B)).toBe(0);
+  expect((await waitForFinal(client, first.id)).state).toBe('sent');
+  expect((await waitForFinal(client, second.id)).state).toBe('sent');
+});
+
+test('first 535 gets a fresh token', async () => {
+  stack.emulator.addFault({
+    stage: 'auth',
+    action: 'reply',
+    mailbox: FABRIKAM_AUTH,
+    reply: INVALID_TOKEN,
+  });
+  const { id } = await send(FABRIKAM_AUTH, 5);
+
+  const status = await waitForFinal(client, id);
+  expect(status.state).toBe('sent');
+  expect(stack.emulator.stats().tokenRequests.ok).toBe(1);
+  expect(stack.emulator.stats().replies['535 5.7.3']).toBe(1);
+});
+
+test('second 535 stops the mailbox', async () => {
+  stack.emulator.addFault({
+    stage: 'auth',
+    action: 'reply',
+    mailbox: FABRIKAM_AUTH,
+    reply: INVALID_TOKEN,
+    count: 2,
+  });
+  const { id } = await send(FABRIKAM_AUTH, 6);
+
+  await waitUntil(
+    'the job to wait for its mailbox',
+    async () => (await client.status(id))?.waitReason === 'auth_failed',
+  );
+  expect((await client.status(id))?.attempts ?? 0).toBe(0);
+  expect(stack.emulator.stats().replies['535 5.7.3']).toBe(2);
+  expect(stack.emulator.stats().tokenRequests.ok).toBe(1);
+  expect(await metrics()).toContain(
+    `postroom_mailbox_state{mailbox="${FABRIKAM_AUTH}",state="auth_failed"} 1`,
+  );
+
+  expect(await resume(FABRIKAM_AUTH)).toBe(0);
+  expect((await waitForFinal(client, id)).state).toBe('sent');
+});
