@@ -1,5 +1,5 @@
 import { MailClient } from '@postroom/client';
-import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, inject, test, vi } from 'vitest';
 import { runMailbox } from '../../apps/cli/src/commands/mailbox.js';
 import { LocalStack, waitForFinal, waitUntil } from '../harness/index.js';
 
@@ -40,6 +40,20 @@ const message = (from: string, index: number, extra: Record<string, unknown> = {
   text: `notice ${index}`,
   ...extra,
 });
+
+async function captureStdout(action: () => Promise<unknown>): Promise<string> {
+  const chunks: string[] = [];
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    chunks.push(String(chunk));
+    return true;
+  });
+  try {
+    await action();
+  } finally {
+    spy.mockRestore();
+  }
+  return chunks.join('');
+}
 
 async function stateOf(id: string): Promise<string | undefined> {
   return (await client.status(id))?.state;
@@ -133,6 +147,10 @@ test('pause and resume from the CLI', async () => {
     );
   });
   expect(stack.emulator.messages(PAUSE)).toHaveLength(0);
+  const listing = await captureStdout(() => runMailbox(env, ['list']));
+  const row = listing.split('\n').find((line) => line.startsWith(PAUSE)) ?? '';
+  expect(row).toMatch(/\bpaused\b/);
+  expect(row.split(/\s+/)[5]).toBe('4');
 
   expect(await runMailbox(env, ['resume', PAUSE])).toBe(0);
   for (const result of results) expect((await waitForFinal(client, result.id)).state).toBe('sent');
