@@ -148,11 +148,36 @@ return {1, now, 'ok', now, promoteNext()}
 `;
 
 /**
- * Moves a send in the rate log to the time the server accepted it.
- * KEYS: 1 rate log. ARGV: 1 job id, 2 window. Only updates an entry that is still there.
+ * Moves a send to the time the server accepted it, in the rate log and in the recipient
+ * buckets. Counting from the acceptance, which the worker sees after the server counted it,
+ * keeps a slow first send from letting a later one exceed the limit in the server's window.
+ * KEYS: 1 rate log, 2 recipient buckets. ARGV: 1 job id, 2 recipients, 3 granted at, 4 bucket.
  */
-export const ACCEPTED_SCRIPT = `${REDIS_NOW}redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+export const ACCEPTED_SCRIPT = `${REDIS_NOW}
+redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
+local recipients = tonumber(ARGV[2])
+local granted = math.floor(tonumber(ARGV[3]) / tonumber(ARGV[4]))
+local accepted = math.floor(now / tonumber(ARGV[4]))
+if recipients > 0 and accepted ~= granted and redis.call('HEXISTS', KEYS[2], granted) == 1 then
+  redis.call('HINCRBY', KEYS[2], granted, -recipients)
+  redis.call('HINCRBY', KEYS[2], accepted, recipients)
+end
 return now
+`;
+
+/**
+ * Gives back a grant that never reached the server: removes the send from the rate log and its
+ * recipients from their bucket. KEYS: 1 rate log, 2 recipient buckets. ARGV: 1 job id,
+ * 2 recipients, 3 granted at, 4 bucket length.
+ */
+export const REFUND_SCRIPT = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+local recipients = tonumber(ARGV[2])
+local granted = math.floor(tonumber(ARGV[3]) / tonumber(ARGV[4]))
+if recipients > 0 and redis.call('HEXISTS', KEYS[2], granted) == 1 then
+  redis.call('HINCRBY', KEYS[2], granted, -recipients)
+end
+return 1
 `;
 
 /**

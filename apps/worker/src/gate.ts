@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import type { PostroomKeys, RedisConnection } from '@postroom/core';
 import type { MailboxConfig } from './config.js';
-import { ACCEPTED_SCRIPT, ACQUIRE_SCRIPT, LEASE_SCRIPT, RENEW_SCRIPT } from './gate-scripts.js';
+import {
+  ACCEPTED_SCRIPT,
+  ACQUIRE_SCRIPT,
+  LEASE_SCRIPT,
+  REFUND_SCRIPT,
+  RENEW_SCRIPT,
+} from './gate-scripts.js';
 
 export type GateDecision =
-  | { allowed: true; promoteJobId?: string }
+  | { allowed: true; grantedAtMs: number; promoteJobId?: string }
   | { allowed: false; retryAtMs: number; reason: string; promoteJobId?: string };
 
 export interface GateRequest {
@@ -26,7 +32,13 @@ const RECIPIENT_BUCKETS = 144;
 const AUTH_VERIFIED_TTL_MS = 10 * 60_000;
 
 /** Mailbox health states shared by every replica. */
-export type MailboxState = 'healthy' | 'throttled' | 'quota_exhausted' | 'auth_failed' | 'blocked' | 'paused';
+export type MailboxState =
+  | 'healthy'
+  | 'throttled'
+  | 'quota_exhausted'
+  | 'auth_failed'
+  | 'blocked'
+  | 'paused';
 
 export interface GateOptions {
   /** Added to each rate window so that network jitter cannot let one message too many in. */
@@ -40,6 +52,7 @@ export interface GateOptions {
 interface GateCommands {
   postroomAcquire(...args: (string | number)[]): Promise<[number, number, string, number, string]>;
   postroomAccepted(...args: (string | number)[]): Promise<number>;
+  postroomRefund(...args: (string | number)[]): Promise<number>;
   postroomLease(...args: (string | number)[]): Promise<number>;
   postroomRenew(...args: (string | number)[]): Promise<number>;
 }
@@ -55,7 +68,8 @@ export class MailboxGate {
 
   constructor(redis: RedisConnection, keys: PostroomKeys, options: GateOptions) {
     redis.defineCommand('postroomAcquire', { numberOfKeys: 7, lua: ACQUIRE_SCRIPT });
-    redis.defineCommand('postroomAccepted', { numberOfKeys: 1, lua: ACCEPTED_SCRIPT });
+    redis.defineCommand('postroomAccepted', { numberOfKeys: 2, lua: ACCEPTED_SCRIPT });
+    redis.defineCommand('postroomRefund', { numberOfKeys: 2, lua: REFUND_SCRIPT });
     redis.defineCommand('postroomLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
     redis.defineCommand('postroomRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
     this.#redis = redis as RedisConnection & GateCommands;
@@ -110,7 +124,7 @@ export class MailboxGate {
       JSON.stringify(args),
     );
     const promoteJobId = promote ? { promoteJobId: promote } : {};
-    if (allowed === 1) return { allowed: true, ...promoteJobId };
+    if (allowed === 1) return { allowed: true, grantedAtMs: Number(redisNowMs), ...promoteJobId };
     // Convert from Redis's clock to this process's clock, which BullMQ's delays use.
     const localRetryAtMs = Date.now() + (Number(retryAtMs) - Number(redisNowMs));
     return { allowed: false, retryAtMs: localRetryAtMs, reason, ...promoteJobId };
@@ -139,7 +153,10 @@ export class MailboxGate {
   }
 
   /** Parks a job that waits for a stopped mailbox, so that a resume wakes it. */
-  async park(address: string, request: Pick<GateRequest, 'jobId' | 'priority' | 'enqueuedAtMs'>): Promise<void> {
+  async park(
+    address: string,
+    request: Pick<GateRequest, 'jobId' | 'priority' | 'enqueuedAtMs'>,
+  ): Promise<void> {
     const score = PRIORITY_TIERS[request.priority] * TIER_SPAN + request.enqueuedAtMs;
     await this.#redis.zadd(this.#keys.mailbox(address).parked, score, request.jobId);
   }
@@ -150,15 +167,56 @@ export class MailboxGate {
     return popped.filter((_, index) => index % 2 === 0);
   }
 
-  /** Records in the rate log the time the server accepted a job's message. */
-  async markAccepted(mailbox: MailboxConfig, jobId: string): Promise<void> {
-    await this.#redis.postroomAccepted(this.#keys.mailbox(mailbox.address).rateLog, jobId);
+  /** Gives back a grant whose message never reached the server, so it counts against no limit. */
+  async refund(
+    mailbox: MailboxConfig,
+    jobId: string,
+    recipients: number,
+    grantedAtMs: number,
+  ): Promise<void> {
+    const keys = this.#keys.mailbox(mailbox.address);
+    const bucketMs = mailbox.limits.recipientWindowMs / RECIPIENT_BUCKETS;
+    await this.#redis.postroomRefund(
+      keys.rateLog,
+      keys.recipients,
+      jobId,
+      recipients,
+      grantedAtMs,
+      bucketMs,
+    );
+  }
+
+  /**
+   * Moves a job's send in the rate log, and its recipients in the day's buckets, from the time
+   * the gate granted it (`grantedAtMs`, Redis clock) to the time the server accepted it.
+   */
+  async markAccepted(
+    mailbox: MailboxConfig,
+    jobId: string,
+    recipients: number,
+    grantedAtMs: number,
+  ): Promise<void> {
+    const keys = this.#keys.mailbox(mailbox.address);
+    const bucketMs = mailbox.limits.recipientWindowMs / RECIPIENT_BUCKETS;
+    await this.#redis.postroomAccepted(
+      keys.rateLog,
+      keys.recipients,
+      jobId,
+      recipients,
+      grantedAtMs,
+      bucketMs,
+    );
   }
 
   /** Takes a connection lease without a send slot. */
   async takeLease(mailbox: MailboxConfig, leaseId: string): Promise<boolean> {
     const keys = this.#keys.mailbox(mailbox.address);
-    const taken = await this.#redis.postroomLease(keys.leases, leaseId, this.#options.leaseTtlMs, mailbox.limits.maxConnections);
+    const taken = await this.#redis.postroomLease(
+      keys.leases,
+      leaseId,
+      this.#options.leaseTtlMs,
+      mailbox.limits.maxConnections,
+    );
     return taken === 1;
   }
 
@@ -173,7 +231,12 @@ export class MailboxGate {
   }
 
   /** Sets the mailbox state for every replica; `untilMs` 0 keeps it until changed again. */
-  async setHealth(address: string, state: MailboxState, untilMs: number, reason: string): Promise<void> {
+  async setHealth(
+    address: string,
+    state: MailboxState,
+    untilMs: number,
+    reason: string,
+  ): Promise<void> {
     const key = this.#keys.mailbox(address).health;
     if (state === 'healthy') {
       await this.#redis.del(key);
@@ -182,7 +245,9 @@ export class MailboxGate {
     await this.#redis.hset(key, { state, until: untilMs, reason, changedAt: Date.now() });
   }
 
-  async getHealth(address: string): Promise<{ state: MailboxState; untilMs: number; reason: string }> {
+  async getHealth(
+    address: string,
+  ): Promise<{ state: MailboxState; untilMs: number; reason: string }> {
     const health = await this.#redis.hgetall(this.#keys.mailbox(address).health);
     const untilMs = Number(health.until ?? 0);
     if (!health.state || (untilMs > 0 && untilMs <= Date.now())) {

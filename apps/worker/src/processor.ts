@@ -63,19 +63,37 @@ export class SendProcessor {
     const payload = job.data;
     const jobId = job.id as string;
     const mailbox = this.#deps.directory.resolve(payload.message.from.address);
-    const context: FailureContext = { job, token, jobId, payload, mailbox: mailbox?.address ?? 'unknown' };
+    const context: FailureContext = {
+      job,
+      token,
+      jobId,
+      payload,
+      mailbox: mailbox?.address ?? 'unknown',
+    };
 
     if (!mailbox) {
-      return this.#failures.fail(context, {
-        class: 'configuration',
-        action: 'fail',
-        reason: 'sender_not_configured',
-      }, `from address ${payload.message.from.address} is not a configured mailbox or Send As address`);
+      return this.#failures.fail(
+        context,
+        {
+          class: 'configuration',
+          action: 'fail',
+          reason: 'sender_not_configured',
+        },
+        `from address ${payload.message.from.address} is not a configured mailbox or Send As address`,
+      );
     }
-    const deadline = deadlineMs(this.#deps.config.retry, payload.enqueuedAtMs, payload.message.expiresAt);
+    const deadline = deadlineMs(
+      this.#deps.config.retry,
+      payload.enqueuedAtMs,
+      payload.message.expiresAt,
+    );
     if (Date.now() >= deadline) {
       const waitReason = await this.#deps.status.lastWaitReason(jobId);
-      return this.#failures.expire(context, `deadline passed before sending (last wait: ${waitReason ?? 'none'})`, expiryReason(waitReason));
+      return this.#failures.expire(
+        context,
+        `deadline passed before sending (last wait: ${waitReason ?? 'none'})`,
+        expiryReason(waitReason),
+      );
     }
 
     const pooled = await this.#acquire(context, mailbox, deadline);
@@ -83,7 +101,11 @@ export class SendProcessor {
   }
 
   // Waits at the gate (by throwing DelayedError) or returns a connection for this mailbox.
-  async #acquire(context: FailureContext, mailbox: MailboxConfig, deadline: number): Promise<PooledSession | string> {
+  async #acquire(
+    context: FailureContext,
+    mailbox: MailboxConfig,
+    deadline: number,
+  ): Promise<PooledSession | string> {
     const { gate, pool } = this.#deps;
     // A Graph request holds a lease only while it runs; there are no connections to reuse.
     const idle = mailbox.transport === 'smtp' ? pool.takeIdle(mailbox) : undefined;
@@ -101,10 +123,15 @@ export class SendProcessor {
       if (idle) pool.release(idle);
       return this.#failures.wait(context, decision.retryAtMs, decision.reason, deadline);
     }
+    context.grantedAtMs = decision.grantedAtMs;
     return idle ?? leaseId;
   }
 
-  async #submit(context: FailureContext, mailbox: MailboxConfig, connection: PooledSession | string): Promise<SendResult> {
+  async #submit(
+    context: FailureContext,
+    mailbox: MailboxConfig,
+    connection: PooledSession | string,
+  ): Promise<SendResult> {
     const { guard, status, config, pool } = this.#deps;
     const { payload, jobId } = context;
     const owner = `${config.instanceId}/${jobId}/${Date.now()}`;
@@ -112,10 +139,15 @@ export class SendProcessor {
 
     if (claim.kind !== 'claimed') {
       await this.#returnConnection(mailbox, connection);
+      await this.#refund(context, mailbox);
       return this.#failures.onExistingClaim(context, claim);
     }
 
-    await status.update(jobId, { state: 'sending', mailbox: mailbox.address, messageId: payload.messageId });
+    await status.update(jobId, {
+      state: 'sending',
+      mailbox: mailbox.address,
+      messageId: payload.messageId,
+    });
     const started = performance.now();
     // Renewed like the job lock, so the claim lapses soon after this process dies or stalls.
     const heartbeat = setInterval(() => {
@@ -136,7 +168,8 @@ export class SendProcessor {
       return await this.#failures.complete(context, result);
     } catch (error) {
       if (pooled) void pool.discard(pooled);
-      else if (typeof connection === 'string') await this.#deps.gate.releaseLease(mailbox, connection);
+      else if (typeof connection === 'string')
+        await this.#deps.gate.releaseLease(mailbox, connection);
       this.#observe(mailbox, 'failed', started);
       return this.#onError(context, mailbox, error);
     } finally {
@@ -145,25 +178,53 @@ export class SendProcessor {
   }
 
   async #onError(context: FailureContext, mailbox: MailboxConfig, error: unknown): Promise<never> {
+    if (
+      error instanceof AuthProbeBusy ||
+      error instanceof TokenError ||
+      isBeforeTransaction(error)
+    ) {
+      await this.#refund(context, mailbox);
+    }
     if (error instanceof AuthProbeBusy) {
       await this.#deps.guard.release(context.payload.messageId);
-      return this.#failures.wait(context, Date.now() + AUTH_PROBE_WAIT_MS, 'auth_probe', Number.POSITIVE_INFINITY);
+      return this.#failures.wait(
+        context,
+        Date.now() + AUTH_PROBE_WAIT_MS,
+        'auth_probe',
+        Number.POSITIVE_INFINITY,
+      );
     }
     if (error instanceof TokenError) {
       await this.#deps.guard.release(context.payload.messageId);
       return this.#failures.onTokenError(context, mailbox, error);
     }
     if (error instanceof GraphFailure) {
-      if (error.classification.class !== 'unknown_outcome') await this.#deps.guard.release(context.payload.messageId);
-      return this.#failures.onSmtpFailure(context, mailbox, error.classification, error.reply, error.coolDownMs);
+      if (error.classification.class !== 'unknown_outcome')
+        await this.#deps.guard.release(context.payload.messageId);
+      return this.#failures.onSmtpFailure(
+        context,
+        mailbox,
+        error.classification,
+        error.reply,
+        error.coolDownMs,
+      );
     }
     if (!(error instanceof SmtpFailure)) {
       await this.#deps.guard.release(context.payload.messageId);
       throw error;
     }
     const classification: Classification = classifyFailure(error.failure);
-    if (classification.class !== 'unknown_outcome') await this.#deps.guard.release(context.payload.messageId);
+    if (classification.class !== 'unknown_outcome')
+      await this.#deps.guard.release(context.payload.messageId);
     return this.#failures.onSmtpFailure(context, mailbox, classification, error.failure.response);
+  }
+
+  // A grant whose message never reached a mail transaction counts against no limit.
+  async #refund(context: FailureContext, mailbox: MailboxConfig): Promise<void> {
+    if (context.grantedAtMs === undefined) return;
+    const recipients = recipientsOf(context.payload.message).length;
+    await this.#deps.gate.refund(mailbox, context.jobId, recipients, context.grantedAtMs);
+    delete context.grantedAtMs;
   }
 
   // Opens and authenticates a connection. A `535 5.7.3` on a cached token gets one retry with a
@@ -193,7 +254,9 @@ export class SendProcessor {
         return pooled;
       } catch (error) {
         session.close();
-        const rejectedToken = error instanceof SmtpFailure && classifyFailure(error.failure).reason === 'token_rejected';
+        const rejectedToken =
+          error instanceof SmtpFailure &&
+          classifyFailure(error.failure).reason === 'token_rejected';
         if (!rejectedToken || attempt > 1) {
           // After a configuration failure the failure policy opens the circuit first and only
           // then ends the probe, so no other connection slips in between.
@@ -201,19 +264,30 @@ export class SendProcessor {
           if (auth === 'probe') await gate.endAuth(mailbox.address, false);
           throw error;
         }
-        this.#deps.logger.warn({ mailbox: mailbox.address }, 'token rejected with 535 5.7.3; retrying once with a fresh token');
+        this.#deps.logger.warn(
+          { mailbox: mailbox.address },
+          'token rejected with 535 5.7.3; retrying once with a fresh token',
+        );
         accessToken = await provider.getToken(true);
       }
     }
   }
 
   // The Graph sender releases the lease when its request ends.
-  async #sendWithGraph(mailbox: MailboxConfig, payload: JobPayload, leaseId: PooledSession | string) {
-    if (!this.#deps.graph || typeof leaseId !== 'string') throw new Error(`no Graph sender for mailbox ${mailbox.address}`);
+  async #sendWithGraph(
+    mailbox: MailboxConfig,
+    payload: JobPayload,
+    leaseId: PooledSession | string,
+  ) {
+    if (!this.#deps.graph || typeof leaseId !== 'string')
+      throw new Error(`no Graph sender for mailbox ${mailbox.address}`);
     return this.#deps.graph.send(mailbox, payload, leaseId);
   }
 
-  async #returnConnection(mailbox: MailboxConfig, connection: PooledSession | string): Promise<void> {
+  async #returnConnection(
+    mailbox: MailboxConfig,
+    connection: PooledSession | string,
+  ): Promise<void> {
     if (typeof connection === 'string') await this.#deps.gate.releaseLease(mailbox, connection);
     else this.#deps.pool.release(connection);
   }
@@ -224,7 +298,10 @@ export class SendProcessor {
   }
 
   #observe(mailbox: MailboxConfig, outcome: string, started: number): void {
-    this.#deps.metrics.sendDuration.observe({ mailbox: mailbox.address, outcome }, (performance.now() - started) / 1000);
+    this.#deps.metrics.sendDuration.observe(
+      { mailbox: mailbox.address, outcome },
+      (performance.now() - started) / 1000,
+    );
   }
 }
 
@@ -233,10 +310,20 @@ const AUTH_PROBE_WAIT_MS = 250;
 
 class AuthProbeBusy extends Error {}
 
+// Failures while connecting or authenticating, before MAIL FROM: the server counted nothing.
+function isBeforeTransaction(error: unknown): boolean {
+  if (!(error instanceof SmtpFailure)) return false;
+  return ['connect', 'greeting', 'tls', 'auth'].includes(error.failure.stage);
+}
+
 function isConfigurationFailure(error: unknown): boolean {
   if (!(error instanceof SmtpFailure)) return false;
   const { class: replyClass } = classifyFailure(error.failure);
-  return replyClass === 'configuration' || replyClass === 'auth_failed' || replyClass === 'mailbox_blocked';
+  return (
+    replyClass === 'configuration' ||
+    replyClass === 'auth_failed' ||
+    replyClass === 'mailbox_blocked'
+  );
 }
 
 /** Names why a job expired, after the last thing it waited for. */
