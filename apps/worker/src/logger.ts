@@ -17,6 +17,10 @@ const REDACTED_PATHS = [
   '*.html',
   'attachments',
   '*.attachments',
+  'privateKeyPem',
+  '*.privateKeyPem',
+  'credential',
+  '*.credential',
   'message.subject',
 ];
 
