@@ -85,7 +85,11 @@ export class SubmissionGuard {
   /** Records that the server accepted the message. */
   async markSent(messageId: string, reply: string): Promise<void> {
     const key = this.#keys.submission(messageId);
-    await this.#redis.multi().hset(key, { state: 'sent', reply }).pexpire(key, this.#retentionMs).exec();
+    await this.#redis
+      .multi()
+      .hset(key, { state: 'sent', reply })
+      .pexpire(key, this.#retentionMs)
+      .exec();
   }
 
   /** Records that the message may or may not have been accepted; it is never resent blindly. */

@@ -36,7 +36,9 @@ export async function startHttpServer(
     }
     if (path === '/readyz') {
       const ready = health.ready();
-      response.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+      response
+        .writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(ready ? 'ready\n' : 'not ready\n');
       return;
     }
     response.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

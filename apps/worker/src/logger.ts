@@ -26,6 +26,10 @@ const REDACTED_PATHS = [
 
 /** Creates the root logger: JSON lines, secrets and message bodies redacted. */
 export function createLogger(level: string, destination?: DestinationStream): Logger {
-  const options = { level, base: { service: 'postroom-worker' }, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
+  const options = {
+    level,
+    base: { service: 'postroom-worker' },
+    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+  };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -33,6 +33,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`postroom-worker: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(
+    `postroom-worker: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
   process.exit(1);
 });

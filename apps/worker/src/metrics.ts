@@ -88,6 +88,12 @@ export function createMetrics(registry: Registry = new Registry()) {
       labelNames: ['app', 'result'],
       registers,
     }),
+    authFailures: new Counter({
+      name: 'postroom_auth_failures_total',
+      help: 'Authentication failures by source (token, smtp, graph) and code: AADSTS number from a known set, enhanced status code, or HTTP status.',
+      labelNames: ['app', 'source', 'code'],
+      registers,
+    }),
     tokenExpiry: new Gauge({
       name: 'postroom_token_expiry_timestamp_seconds',
       help: 'Expiry time of the cached access token, as a Unix timestamp.',

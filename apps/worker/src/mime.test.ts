@@ -17,8 +17,17 @@ test('rendered message round-trips through a MIME parser', async () => {
     html: '<p>Hallo <b>José</b> <img src="cid:logo@acme"></p>',
     headers: { 'X-Campaign': 'shipping', 'List-Unsubscribe': '<mailto:unsubscribe@example.com>' },
     attachments: [
-      { filename: 'Rechnung März.pdf', content: pdf.toString('base64'), contentType: 'application/pdf' },
-      { filename: 'logo.png', content: Buffer.from('png').toString('base64'), contentType: 'image/png', contentId: 'logo@acme' },
+      {
+        filename: 'Rechnung März.pdf',
+        content: pdf.toString('base64'),
+        contentType: 'application/pdf',
+      },
+      {
+        filename: 'logo.png',
+        content: Buffer.from('png').toString('base64'),
+        contentType: 'image/png',
+        contentId: 'logo@acme',
+      },
     ],
   });
   const payload = createJobPayload(message);
@@ -26,13 +35,18 @@ test('rendered message round-trips through a MIME parser', async () => {
   const parsed = await simpleParser(raw);
 
   expect(parsed.subject).toBe('Ihre Bestellung 🚚 ist unterwegs – Größe XL');
-  expect(parsed.from?.value[0]).toEqual({ name: 'Bücher Versand', address: 'versand@bücher.example' });
+  expect(parsed.from?.value[0]).toEqual({
+    name: 'Bücher Versand',
+    address: 'versand@bücher.example',
+  });
   expect(parsed.messageId).toBe(payload.messageId);
   expect(parsed.headers.get('x-campaign')).toBe('shipping');
   expect(parsed.headers.has('bcc')).toBe(false);
   expect(envelope.to).toEqual(['jose@example.com', 'ops@example.com', 'audit@example.com']);
 
-  const receipt = parsed.attachments.find((attachment) => attachment.contentType === 'application/pdf');
+  const receipt = parsed.attachments.find(
+    (attachment) => attachment.contentType === 'application/pdf',
+  );
   const logo = parsed.attachments.find((attachment) => attachment.contentType === 'image/png');
   expect(receipt?.filename).toBe('Rechnung März.pdf');
   expect(receipt?.content.equals(pdf)).toBe(true);

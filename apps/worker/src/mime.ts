@@ -44,7 +44,8 @@ export async function renderMessage(
       encoding: 'base64',
       ...(attachment.contentType ? { contentType: attachment.contentType } : {}),
       ...(attachment.contentId ? { cid: attachment.contentId } : {}),
-      contentDisposition: attachment.disposition ?? (attachment.contentId ? 'inline' : 'attachment'),
+      contentDisposition:
+        attachment.disposition ?? (attachment.contentId ? 'inline' : 'attachment'),
     })),
     messageId: payload.messageId,
     date: new Date(payload.enqueuedAtMs),

@@ -1,6 +1,7 @@
 import {
   type Classification,
   classifyFailure,
+  parseEnhancedCode,
   deadlineMs,
   type JobPayload,
   recipientsOf,
@@ -14,7 +15,7 @@ import type { GraphSender } from './graph/sender.js';
 import type { SubmissionGuard } from './guard.js';
 import type { MailboxDirectory } from './mailboxes.js';
 import type { JobPromoter } from './promoter.js';
-import type { Metrics } from './metrics.js';
+import { codeLabel, type Metrics } from './metrics.js';
 import { renderMessage } from './mime.js';
 import { type FailureContext, FailurePolicy } from './failure-policy.js';
 import type { PooledSession, SessionPool } from './smtp/pool.js';
@@ -257,6 +258,10 @@ export class SendProcessor {
         const rejectedToken =
           error instanceof SmtpFailure &&
           classifyFailure(error.failure).reason === 'token_rejected';
+        if (error instanceof SmtpFailure && error.failure.responseCode === 535) {
+          const code = codeLabel(parseEnhancedCode(error.failure.response));
+          this.#deps.metrics.authFailures.inc({ app: mailbox.app, source: 'smtp', code });
+        }
         if (!rejectedToken || attempt > 1) {
           // After a configuration failure the failure policy opens the circuit first and only
           // then ends the probe, so no other connection slips in between.

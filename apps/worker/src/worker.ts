@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { connectRedis, type JobPayload, KEY_PREFIX, postroomKeys, type RedisConnection, SEND_JOB_NAME } from '@postroom/core';
+import {
+  connectRedis,
+  type JobPayload,
+  KEY_PREFIX,
+  postroomKeys,
+  type RedisConnection,
+  SEND_JOB_NAME,
+} from '@postroom/core';
 import { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -41,7 +48,10 @@ const DEAD_LETTER_CLEAN_INTERVAL_MS = 10 * 60_000;
 const DEAD_LETTER_CLEAN_BATCH = 1000;
 
 /** Starts a worker: consumes the queue, keeps the mailbox limits and serves its HTTP endpoints. */
-export async function startWorker(config: WorkerConfig, options: StartWorkerOptions = {}): Promise<PostroomWorker> {
+export async function startWorker(
+  config: WorkerConfig,
+  options: StartWorkerOptions = {},
+): Promise<PostroomWorker> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const metrics = createMetrics(options.registry);
   const keys = postroomKeys(config.queueName);
@@ -55,11 +65,33 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
   await publishMailboxes(redis, keys.mailboxRegistry, config);
 
   const ca = config.smtp.caFile ? readFileSync(config.smtp.caFile) : undefined;
-  const gate = new MailboxGate(redis, keys, { rateGuardMs: config.rateGuardMs, leaseTtlMs: CONNECTION_LEASE_TTL_MS, connectionWaitMs: CONNECTION_WAIT_MS });
-  const pool = new SessionPool(gate, config.connectionIdleMs, logger.child({ component: 'smtp-pool' }), metrics);
-  const providers = createTokenProviders(config, ca, logger.child({ component: 'tokens' }), metrics);
-  const tokens = new Map(config.apps.map((app) => [app.name, providers.for(app, config.smtpScope)]));
-  const graph = createGraphSender(config, providers, gate, ca, logger.child({ component: 'graph' }));
+  const gate = new MailboxGate(redis, keys, {
+    rateGuardMs: config.rateGuardMs,
+    leaseTtlMs: CONNECTION_LEASE_TTL_MS,
+    connectionWaitMs: CONNECTION_WAIT_MS,
+  });
+  const pool = new SessionPool(
+    gate,
+    config.connectionIdleMs,
+    logger.child({ component: 'smtp-pool' }),
+    metrics,
+  );
+  const providers = createTokenProviders(
+    config,
+    ca,
+    logger.child({ component: 'tokens' }),
+    metrics,
+  );
+  const tokens = new Map(
+    config.apps.map((app) => [app.name, providers.for(app, config.smtpScope)]),
+  );
+  const graph = createGraphSender(
+    config,
+    providers,
+    gate,
+    ca,
+    logger.child({ component: 'graph' }),
+  );
   const queue = new Queue<JobPayload>(config.queueName, { connection: redis, prefix: KEY_PREFIX });
   const processor = new SendProcessor({
     config,
@@ -69,7 +101,14 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
     guard: new SubmissionGuard(redis, keys, config.submissionRecordTtlMs),
     status: new StatusStore(redis, keys, config.recordRetentionMs),
     tokens,
-    endpoint: { host: config.smtp.host, port: config.smtp.port, ...(ca ? { ca } : {}), connectionTimeoutMs: config.smtp.connectionTimeoutMs, greetingTimeoutMs: config.smtp.greetingTimeoutMs, socketTimeoutMs: config.smtp.socketTimeoutMs },
+    endpoint: {
+      host: config.smtp.host,
+      port: config.smtp.port,
+      ...(ca ? { ca } : {}),
+      connectionTimeoutMs: config.smtp.connectionTimeoutMs,
+      greetingTimeoutMs: config.smtp.greetingTimeoutMs,
+      socketTimeoutMs: config.smtp.socketTimeoutMs,
+    },
     ...(graph ? { graph } : {}),
     promoter: new JobPromoter(queue, logger.child({ component: 'promoter' })),
     metrics,
@@ -78,18 +117,23 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
 
   const connection = connectRedis(config.redisUrl, { maxRetriesPerRequest: null });
   connection.on('error', () => {});
-  const worker = new Worker<JobPayload>(config.queueName, (job, token) => processor.process(job, token), {
-    connection,
-    prefix: KEY_PREFIX,
-    concurrency: config.concurrency,
-    lockDuration: config.lockDurationMs,
-    stalledInterval: config.stalledIntervalMs,
-    maxStalledCount: 10,
-    autorun: false,
-  });
+  const worker = new Worker<JobPayload>(
+    config.queueName,
+    (job, token) => processor.process(job, token),
+    {
+      connection,
+      prefix: KEY_PREFIX,
+      concurrency: config.concurrency,
+      lockDuration: config.lockDurationMs,
+      stalledInterval: config.stalledIntervalMs,
+      maxStalledCount: 10,
+      autorun: false,
+    },
+  );
   worker.on('error', (error) => logger.warn({ err: error }, 'worker error'));
   worker.on('failed', (job, error) => {
-    if (job?.name !== SEND_JOB_NAME) logger.warn({ jobId: job?.id, err: error }, 'unexpected job failed');
+    if (job?.name !== SEND_JOB_NAME)
+      logger.warn({ jobId: job?.id, err: error }, 'unexpected job failed');
   });
 
   const snapshotReader = new QueueSnapshotReader(redis, queue, keys, config.mailboxes);
@@ -97,7 +141,13 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
 
   let closing = false;
   const ready = () => !closing && redis.status === 'ready' && worker.isRunning();
-  const server = await startHttpServer(config.http.host, config.http.port, metrics.registry, { ready }, logger.child({ component: 'http' }));
+  const server = await startHttpServer(
+    config.http.host,
+    config.http.port,
+    metrics.registry,
+    { ready },
+    logger.child({ component: 'http' }),
+  );
   const retention = scheduleDeadLetterCleanup(queue, config.recordRetentionMs, logger);
   void worker.run();
   logger.info({ httpPort: (server.address() as AddressInfo).port }, 'worker started');
@@ -110,7 +160,17 @@ export async function startWorker(config: WorkerConfig, options: StartWorkerOpti
     close: () => {
       closing = true;
       clearInterval(retention);
-      closed ??= shutdown({ worker, pool, graph, queue, redis, connection, server, logger, timeoutMs: config.shutdownTimeoutMs });
+      closed ??= shutdown({
+        worker,
+        pool,
+        graph,
+        queue,
+        redis,
+        connection,
+        server,
+        logger,
+        timeoutMs: config.shutdownTimeoutMs,
+      });
       return closed;
     },
   };
@@ -138,7 +198,10 @@ async function shutdown(resources: Resources): Promise<void> {
     new Promise<boolean>((resolve) => setTimeout(() => resolve(false), timeoutMs).unref()),
   ]);
   if (!drained) {
-    logger.warn({ timeoutMs }, 'drain timed out; unfinished jobs return through stalled-job recovery');
+    logger.warn(
+      { timeoutMs },
+      'drain timed out; unfinished jobs return through stalled-job recovery',
+    );
     await worker.close(true);
   }
   await pool.close();
@@ -150,11 +213,16 @@ async function shutdown(resources: Resources): Promise<void> {
 }
 
 // Removes dead letters older than the retention, a bounded batch at a time.
-function scheduleDeadLetterCleanup(queue: Queue, retentionMs: number, logger: Logger): NodeJS.Timeout {
+function scheduleDeadLetterCleanup(
+  queue: Queue,
+  retentionMs: number,
+  logger: Logger,
+): NodeJS.Timeout {
   const clean = () => {
     queue.clean(retentionMs, DEAD_LETTER_CLEAN_BATCH, 'failed').then(
       (removed) => {
-        if (removed.length > 0) logger.info({ removed: removed.length, retentionMs }, 'expired dead letters removed');
+        if (removed.length > 0)
+          logger.info({ removed: removed.length, retentionMs }, 'expired dead letters removed');
       },
       (error: unknown) => logger.warn({ err: error }, 'dead letter cleanup failed'),
     );
@@ -164,24 +232,37 @@ function scheduleDeadLetterCleanup(queue: Queue, retentionMs: number, logger: Lo
   return timer;
 }
 
-async function checkEvictionPolicy(redis: RedisConnection, logger: Logger, metrics: Metrics, allowEviction: boolean): Promise<void> {
+async function checkEvictionPolicy(
+  redis: RedisConnection,
+  logger: Logger,
+  metrics: Metrics,
+  allowEviction: boolean,
+): Promise<void> {
   let policy: string | undefined;
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as string[];
     policy = reply[1];
   } catch (error) {
-    logger.warn({ err: error }, 'cannot read maxmemory-policy (CONFIG is disabled); make sure it is noeviction');
+    logger.warn(
+      { err: error },
+      'cannot read maxmemory-policy (CONFIG is disabled); make sure it is noeviction',
+    );
     return;
   }
   if (!policy || policy === 'noeviction') return;
 
   metrics.redisEvictionPolicyUnsafe.set(1);
   const message = `Redis maxmemory-policy is ${policy}, so Redis may evict queued messages; set it to noeviction`;
-  if (!allowEviction) throw new Error(`${message}, or set POSTROOM_ALLOW_EVICTION=true to start anyway`);
+  if (!allowEviction)
+    throw new Error(`${message}, or set POSTROOM_ALLOW_EVICTION=true to start anyway`);
   logger.error({ policy }, `${message}; starting anyway because POSTROOM_ALLOW_EVICTION is set`);
 }
 
-async function publishMailboxes(redis: RedisConnection, key: string, config: WorkerConfig): Promise<void> {
+async function publishMailboxes(
+  redis: RedisConnection,
+  key: string,
+  config: WorkerConfig,
+): Promise<void> {
   const entries = config.mailboxes.flatMap((mailbox) => [
     mailbox.address,
     JSON.stringify({ sendAs: mailbox.sendAs, limits: mailbox.limits }),
@@ -226,8 +307,19 @@ function logEffectiveConfig(logger: Logger, config: WorkerConfig): void {
     {
       ...rest,
       redisUrl: redactUrl(config.redisUrl),
-      apps: apps.map((app) => ({ name: app.name, tenantId: app.tenantId, clientId: app.clientId, ...describeCredential(app) })),
-      mailboxes: mailboxes.map((mailbox) => ({ address: mailbox.address, app: mailbox.app, transport: mailbox.transport, sendAs: mailbox.sendAs, limits: mailbox.limits })),
+      apps: apps.map((app) => ({
+        name: app.name,
+        tenantId: app.tenantId,
+        clientId: app.clientId,
+        ...describeCredential(app),
+      })),
+      mailboxes: mailboxes.map((mailbox) => ({
+        address: mailbox.address,
+        app: mailbox.app,
+        transport: mailbox.transport,
+        sendAs: mailbox.sendAs,
+        limits: mailbox.limits,
+      })),
     },
     'effective configuration',
   );
@@ -238,7 +330,11 @@ function logEffectiveConfig(logger: Logger, config: WorkerConfig): void {
 function describeCredential(app: AppConfig) {
   const { credential } = app;
   if (credential.kind === 'secret') return { credential: 'secret' };
-  return { credential: 'certificate', thumbprintSha256: credential.thumbprintSha256, certificateNotAfter: credential.notAfter };
+  return {
+    credential: 'certificate',
+    thumbprintSha256: credential.thumbprintSha256,
+    certificateNotAfter: credential.notAfter,
+  };
 }
 
 function redactUrl(url: string): string {

@@ -35,7 +35,10 @@ export class SessionPool {
     this.#idleMs = idleMs;
     this.#logger = logger;
     this.#metrics = metrics;
-    this.#renewTimer = setInterval(() => void this.#renewAll(), Math.max(1000, gate.leaseTtlMs / 3));
+    this.#renewTimer = setInterval(
+      () => void this.#renewAll(),
+      Math.max(1000, gate.leaseTtlMs / 3),
+    );
     this.#renewTimer.unref();
   }
 
@@ -54,7 +57,10 @@ export class SessionPool {
   /** Registers a newly opened connection. */
   add(pooled: PooledSession): void {
     this.#open.add(pooled);
-    this.#metrics.connectionsOpen.set({ mailbox: pooled.mailbox.address }, this.#countOpen(pooled.mailbox.address));
+    this.#metrics.connectionsOpen.set(
+      { mailbox: pooled.mailbox.address },
+      this.#countOpen(pooled.mailbox.address),
+    );
   }
 
   /** Returns a connection after a successful transaction, for reuse until it idles out. */
@@ -79,12 +85,18 @@ export class SessionPool {
     this.#clearIdleTimer(pooled);
     pooled.session.close();
     if (!this.#open.delete(pooled)) return;
-    this.#metrics.connectionsOpen.set({ mailbox: pooled.mailbox.address }, this.#countOpen(pooled.mailbox.address));
+    this.#metrics.connectionsOpen.set(
+      { mailbox: pooled.mailbox.address },
+      this.#countOpen(pooled.mailbox.address),
+    );
     try {
       await this.#gate.releaseLease(pooled.mailbox, pooled.leaseId);
     } catch (error) {
       // The lease expires by itself after its ttl.
-      this.#logger.warn({ err: error, mailbox: pooled.mailbox.address }, 'connection lease release failed');
+      this.#logger.warn(
+        { err: error, mailbox: pooled.mailbox.address },
+        'connection lease release failed',
+      );
     }
   }
 
@@ -117,11 +129,17 @@ export class SessionPool {
     for (const pooled of this.#open) {
       try {
         if (await this.#gate.renewLease(pooled.mailbox, pooled.leaseId)) continue;
-        this.#logger.warn({ mailbox: pooled.mailbox.address }, 'connection lease expired; closing the connection');
+        this.#logger.warn(
+          { mailbox: pooled.mailbox.address },
+          'connection lease expired; closing the connection',
+        );
         pooled.leaseLost = true;
         if (this.#removeIdle(pooled)) void this.discard(pooled);
       } catch (error) {
-        this.#logger.warn({ err: error, mailbox: pooled.mailbox.address }, 'connection lease renewal failed');
+        this.#logger.warn(
+          { err: error, mailbox: pooled.mailbox.address },
+          'connection lease renewal failed',
+        );
       }
     }
   }

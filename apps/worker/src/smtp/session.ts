@@ -72,7 +72,9 @@ export class SmtpSession {
   /** Connects, upgrades with STARTTLS and authenticates with an OAuth access token. */
   async open(user: string, accessToken: string): Promise<void> {
     await new Promise<void>((resolve, reject) => {
-      this.#connection.connect((error) => (error ? reject(this.#failure(error, 'connect')) : resolve()));
+      this.#connection.connect((error) =>
+        error ? reject(this.#failure(error, 'connect')) : resolve(),
+      );
     });
     await new Promise<void>((resolve, reject) => {
       const oauth2 = xoauth2(user, accessToken);
@@ -104,13 +106,21 @@ export class SmtpSession {
   }
 
   #failure(error: unknown, fallback: SmtpStage): SmtpFailure {
-    const details = error as { code?: string; originalCode?: string; responseCode?: number; response?: string; command?: string };
+    const details = error as {
+      code?: string;
+      originalCode?: string;
+      responseCode?: number;
+      response?: string;
+      command?: string;
+    };
     const stage = this.#stageOf(details, fallback);
     const failure: SubmissionFailure = {
       stage,
       ...(details.responseCode ? { responseCode: details.responseCode } : {}),
       ...(details.response ? { response: details.response } : {}),
-      ...(details.responseCode ? {} : { networkCode: details.originalCode ?? details.code ?? 'UNKNOWN' }),
+      ...(details.responseCode
+        ? {}
+        : { networkCode: details.originalCode ?? details.code ?? 'UNKNOWN' }),
     };
     if (!details.responseCode) this.close();
     return new SmtpFailure(failure, error);
@@ -118,7 +128,8 @@ export class SmtpSession {
 
   #stageOf(details: { command?: string; code?: string }, fallback: SmtpStage): SmtpStage {
     if (this.#dataStarted) return 'data-end';
-    if (fallback === 'auth') return details.command?.startsWith('AUTH') || !details.command ? 'auth' : 'tls';
+    if (fallback === 'auth')
+      return details.command?.startsWith('AUTH') || !details.command ? 'auth' : 'tls';
     if (details.code === 'ETIMEDOUT' && details.command === 'CONN') return 'greeting';
     const command = details.command ?? '';
     if (command === 'DATA') return 'data';
@@ -134,7 +145,14 @@ export class SmtpSession {
         this.#dataStarted = true;
       }
     };
-    return { trace: ignore, debug: watch, info: ignore, warn: ignore, error: ignore, fatal: ignore };
+    return {
+      trace: ignore,
+      debug: watch,
+      info: ignore,
+      warn: ignore,
+      error: ignore,
+      fatal: ignore,
+    };
   }
 }
 

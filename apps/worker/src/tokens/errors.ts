@@ -74,6 +74,12 @@ const AADSTS: Record<string, AadstsEntry> = {
 /** AADSTS700024: the client assertion is outside its time range. A fresh assertion may pass. */
 export const ASSERTION_TIME_RANGE_CODE = '700024';
 
+/** Reduces an AADSTS number to a bounded metric label: a catalogued number or `other`. */
+export function aadstsLabel(code: string | undefined): string {
+  if (!code) return 'none';
+  return code in AADSTS || code === ASSERTION_TIME_RANGE_CODE ? code : 'other';
+}
+
 /** A failed token request. Carries the AADSTS code and correlation id, never a secret or assertion. */
 export class TokenError extends PostroomError {
   readonly kind: TokenErrorKind;

@@ -3,7 +3,7 @@ import type { ConfidentialClientApplication } from '@azure/msal-node';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import { ASSERTION_TIME_RANGE_CODE, TokenError, toTokenError } from './errors.js';
+import { aadstsLabel, ASSERTION_TIME_RANGE_CODE, TokenError, toTokenError } from './errors.js';
 
 export interface AccessToken {
   token: string;
@@ -121,6 +121,13 @@ export class TokenProvider {
   #record(error: TokenError): void {
     const { app, metrics, logger, scope } = this.#options;
     metrics.tokenRequests.inc({ app: app.name, result: error.kind });
+    if (error.aadstsCode) {
+      metrics.authFailures.inc({
+        app: app.name,
+        source: 'token',
+        code: aadstsLabel(error.aadstsCode),
+      });
+    }
     logger.warn(
       {
         app: app.name,
