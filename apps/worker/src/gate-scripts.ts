@@ -181,6 +181,29 @@ return 1
 `;
 
 /**
+ * Decides whether a new connection may authenticate. A stopped mailbox answers 'busy', so a
+ * connection that passed the gate just before the circuit opened does not repeat the failure.
+ * KEYS: 1 health, 2 auth verified flag, 3 auth probe lock. ARGV: 1 probe ttl.
+ * Returns 'verified', 'probe' or 'busy'.
+ */
+export const BEGIN_AUTH_SCRIPT = `${REDIS_NOW}
+local state = redis.call('HGET', KEYS[1], 'state')
+if state and state ~= 'healthy' then
+  local untilMs = tonumber(redis.call('HGET', KEYS[1], 'until') or '0')
+  if untilMs == 0 or untilMs > now then
+    return 'busy'
+  end
+end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return 'verified'
+end
+if redis.call('SET', KEYS[3], '1', 'PX', tonumber(ARGV[1]), 'NX') then
+  return 'probe'
+end
+return 'busy'
+`;
+
+/**
  * Takes a connection lease without a send slot.
  * KEYS: 1 leases. ARGV: 1 lease id, 2 lease ttl, 3 max connections. Returns 1 or 0.
  */

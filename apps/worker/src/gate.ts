@@ -4,6 +4,7 @@ import type { MailboxConfig } from './config.js';
 import {
   ACCEPTED_SCRIPT,
   ACQUIRE_SCRIPT,
+  BEGIN_AUTH_SCRIPT,
   LEASE_SCRIPT,
   REFUND_SCRIPT,
   RENEW_SCRIPT,
@@ -53,6 +54,7 @@ interface GateCommands {
   postroomAcquire(...args: (string | number)[]): Promise<[number, number, string, number, string]>;
   postroomAccepted(...args: (string | number)[]): Promise<number>;
   postroomRefund(...args: (string | number)[]): Promise<number>;
+  postroomBeginAuth(...args: (string | number)[]): Promise<string>;
   postroomLease(...args: (string | number)[]): Promise<number>;
   postroomRenew(...args: (string | number)[]): Promise<number>;
 }
@@ -70,6 +72,7 @@ export class MailboxGate {
     redis.defineCommand('postroomAcquire', { numberOfKeys: 7, lua: ACQUIRE_SCRIPT });
     redis.defineCommand('postroomAccepted', { numberOfKeys: 2, lua: ACCEPTED_SCRIPT });
     redis.defineCommand('postroomRefund', { numberOfKeys: 2, lua: REFUND_SCRIPT });
+    redis.defineCommand('postroomBeginAuth', { numberOfKeys: 3, lua: BEGIN_AUTH_SCRIPT });
     redis.defineCommand('postroomLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
     redis.defineCommand('postroomRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
     this.#redis = redis as RedisConnection & GateCommands;
@@ -138,9 +141,13 @@ export class MailboxGate {
    */
   async beginAuth(address: string, probeTtlMs: number): Promise<'verified' | 'probe' | 'busy'> {
     const keys = this.#keys.mailbox(address);
-    if ((await this.#redis.exists(keys.authVerified)) === 1) return 'verified';
-    const taken = await this.#redis.set(keys.authProbe, '1', 'PX', probeTtlMs, 'NX');
-    return taken === 'OK' ? 'probe' : 'busy';
+    const result = await this.#redis.postroomBeginAuth(
+      keys.health,
+      keys.authVerified,
+      keys.authProbe,
+      probeTtlMs,
+    );
+    return result as 'verified' | 'probe' | 'busy';
   }
 
   /** Ends an authentication probe; a success lets other connections authenticate freely. */
