@@ -31,8 +31,8 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
  *   scheduling cannot fit one message too many into a window the server measures.
  * - Recipients are counted in time buckets; a bucket counts until all of it has left the
  *   window, which errs on the side of sending later.
- * - A job that waits for its slot keeps its reservation, unless it comes back later than the
- *   late tolerance, because sending late would shrink the gap to the next message.
+ * - A job that waits for its slot keeps its reservation when it comes back late, because the
+ *   rate log still holds the limit; only a reservation older than the late tolerance is dropped.
  */
 export const ACQUIRE_SCRIPT = `${REDIS_NOW}
 local a = cjson.decode(ARGV[1])

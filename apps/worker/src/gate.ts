@@ -106,7 +106,9 @@ export class MailboxGate {
       interval,
       // One slot ahead: with the slot in use, a new high-priority job waits at most two slots.
       horizon: interval,
-      lateTolerance: Math.max(50, this.#options.rateGuardMs / 2),
+      // A job that comes back late keeps its slot: the rate log still enforces the window, and
+      // dropping the slot would leave it unused. Only a slot a whole window old is given up.
+      lateTolerance: limits.rateWindowMs,
       window: limits.rateWindowMs,
       limit: limits.messagesPerWindow,
       recipientLimit: limits.recipientsPerDay,
