@@ -24,10 +24,18 @@ export function createMessageId(fromAddress: string): string {
   return `<${randomUUID()}@${domain}>`;
 }
 
-/** Hashes a normalized message; the idempotency key itself is left out. */
+/**
+ * Hashes a normalized message; the idempotency key itself is left out. Parsing fixes the key
+ * order of every object except `headers`, a free-form record, so only its keys are sorted.
+ */
 export function hashMessage(message: Message): string {
-  const { idempotencyKey: _ignored, ...content } = message;
-  return createHash('sha256').update(stableStringify(content)).digest('hex');
+  const { idempotencyKey: _ignored, headers, ...content } = message;
+  const sortedHeaders = headers
+    ? Object.fromEntries(Object.entries(headers).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    : undefined;
+  return createHash('sha256')
+    .update(JSON.stringify({ ...content, headers: sortedHeaders }))
+    .digest('hex');
 }
 
 export function createJobPayload(message: Message, nowMs: number = Date.now()): JobPayload {
@@ -38,16 +46,4 @@ export function createJobPayload(message: Message, nowMs: number = Date.now()): 
     enqueuedAtMs: nowMs,
     payloadHash: hashMessage(message),
   };
-}
-
-// JSON with object keys sorted, so that equal messages hash equally whatever the key order.
-function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, item]) => item !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${stableStringify(item)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }
