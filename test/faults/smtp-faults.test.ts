@@ -14,6 +14,7 @@ beforeAll(async () => {
     workerEnv: {
       POSTROOM_CONNECTION_IDLE_MS: '0',
       POSTROOM_SMTP_SOCKET_TIMEOUT_MS: '1500',
+      POSTROOM_SMTP_GREETING_TIMEOUT_MS: '500',
       POSTROOM_RETRY_BASE_DELAY_MS: '100',
       POSTROOM_RETRY_MAX_DELAY_MS: '500',
     },
@@ -33,7 +34,12 @@ beforeEach(() => {
 });
 
 const send = (index: number) =>
-  client.send({ from: MAILBOX, to: `buyer${index}@fabrikam.example`, subject: `Order ${index}`, text: `order ${index}` });
+  client.send({
+    from: MAILBOX,
+    to: `buyer${index}@fabrikam.example`,
+    subject: `Order ${index}`,
+    text: `order ${index}`,
+  });
 
 test('connection dropped before data is retried and sent once', async () => {
   stack.emulator.addFault({ stage: 'mail', action: 'drop', mailbox: MAILBOX, count: 2 });
@@ -46,8 +52,37 @@ test('connection dropped before data is retried and sent once', async () => {
   expect(stack.emulator.messages(MAILBOX)).toHaveLength(1);
 });
 
+test('server that never greets is retried and kept', async () => {
+  stack.emulator.addFault({ stage: 'connect', action: 'hang', count: 1 });
+  const { id } = await send(8);
+
+  const books = await account(client, [id], stack.emulator);
+  expect(books.sent).toBe(1);
+  expect(books.statuses[0]?.attempts).toBe(1);
+  expect(stack.emulator.messages(MAILBOX)).toHaveLength(1);
+});
+
+test('421 before EHLO is retried', async () => {
+  stack.emulator.addFault({
+    stage: 'connect',
+    action: 'reply',
+    reply: '421 4.3.2 Service not available',
+    count: 1,
+  });
+  const { id } = await send(9);
+
+  const books = await account(client, [id], stack.emulator);
+  expect(books.sent).toBe(1);
+  expect(books.statuses[0]?.attempts).toBe(1);
+});
+
 test('421 mid-session is retried', async () => {
-  stack.emulator.addFault({ stage: 'rcpt', action: 'reply', mailbox: MAILBOX, reply: '421 4.3.0 Temporary system problem, try again later' });
+  stack.emulator.addFault({
+    stage: 'rcpt',
+    action: 'reply',
+    mailbox: MAILBOX,
+    reply: '421 4.3.0 Temporary system problem, try again later',
+  });
   const { id } = await send(2);
 
   const books = await account(client, [id], stack.emulator);
@@ -80,17 +115,33 @@ test('withheld final reply times out as outcome unknown', async () => {
 
 test('token endpoint outage waits without spending attempts', async () => {
   stack.emulator.revokeTokens();
-  stack.emulator.addFault({ stage: 'token', action: 'reply', status: 503, retryAfterSeconds: 1, count: 3 });
+  stack.emulator.addFault({
+    stage: 'token',
+    action: 'reply',
+    status: 503,
+    retryAfterSeconds: 1,
+    count: 3,
+  });
   const results = await Promise.all([5, 6, 7].map(send));
 
-  const books = await account(client, results.map((result) => result.id), stack.emulator, 30_000);
+  const books = await account(
+    client,
+    results.map((result) => result.id),
+    stack.emulator,
+    30_000,
+  );
   expect(books.sent).toBe(3);
   for (const status of books.statuses) expect(status.attempts).toBe(0);
   expect(books.duplicates).toBe(0);
 });
 
 test('per-recipient rejection sends to the others and reports it', async () => {
-  stack.emulator.addFault({ stage: 'rcpt', action: 'reply', mailbox: MAILBOX, reply: '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found' });
+  stack.emulator.addFault({
+    stage: 'rcpt',
+    action: 'reply',
+    mailbox: MAILBOX,
+    reply: '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found',
+  });
   const { id } = await client.send({
     from: MAILBOX,
     to: ['gone@fabrikam.example', 'here@fabrikam.example'],

@@ -149,3 +149,15 @@ describe('parseMessage', () => {
     expect(recipientsOf(message)).toEqual(['ada@example.com', 'c@example.com', 'd@example.com']);
   });
 });
+
+test('large attachments validate without a stack overflow', () => {
+  const content = Buffer.alloc(6 * 1024 * 1024, 7).toString('base64');
+  const message = parseMessage({
+    from: 'a@example.com',
+    to: 'b@example.com',
+    subject: 'big',
+    text: 'x',
+    attachments: [{ filename: 'big.bin', content }],
+  });
+  expect(message.attachments?.[0]?.content).toHaveLength(content.length);
+});

@@ -118,7 +118,15 @@ function failedStep(name: SmtpStep['name'], error: unknown): SmtpStep {
 
 function connect(connection: SMTPConnection): Promise<void> {
   return new Promise((resolve, reject) => {
-    connection.connect((error) => (error ? reject(error) : resolve()));
+    // nodemailer reports a refused connection, a greeting timeout or a bad certificate as an
+    // 'error' event, not through connect()'s callback.
+    const onError = (error: Error) => reject(error);
+    connection.once('error', onError);
+    connection.connect((error) => {
+      connection.off('error', onError);
+      if (error) reject(error);
+      else resolve();
+    });
   });
 }
 

@@ -71,16 +71,38 @@ export class SmtpSession {
 
   /** Connects, upgrades with STARTTLS and authenticates with an OAuth access token. */
   async open(user: string, accessToken: string): Promise<void> {
-    await new Promise<void>((resolve, reject) => {
-      this.#connection.connect((error) =>
-        error ? reject(this.#failure(error, 'connect')) : resolve(),
-      );
-    });
-    await new Promise<void>((resolve, reject) => {
+    // nodemailer calls connect()'s callback only on success; a refused connection, a greeting
+    // timeout, a reply such as 421 before EHLO or a certificate that does not verify arrives
+    // as an 'error' event (or a 'end' without one), so those settle the promise too.
+    await this.#untilSettled('connect', (done) => this.#connection.connect(done));
+    await this.#untilSettled('auth', (done) => {
       const oauth2 = xoauth2(user, accessToken);
-      this.#connection.login({ user, method: 'XOAUTH2', oauth2 } as never, (error) =>
-        error ? reject(this.#failure(error, 'auth')) : resolve(),
-      );
+      this.#connection.login({ user, method: 'XOAUTH2', oauth2 } as never, done);
+    });
+  }
+
+  #untilSettled(
+    stage: SmtpStage,
+    start: (done: (error?: Error | null) => void) => void,
+  ): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const finish = (error?: Error | null) => {
+        if (settled) return;
+        settled = true;
+        this.#connection.off('error', onError);
+        this.#connection.off('end', onEnd);
+        if (error) reject(this.#failure(error, stage));
+        else resolve();
+      };
+      const onError = (error: Error) => finish(error);
+      const onEnd = () =>
+        finish(
+          Object.assign(new Error('connection closed by the server'), { code: 'ECONNECTION' }),
+        );
+      this.#connection.on('error', onError);
+      this.#connection.once('end', onEnd);
+      start(finish);
     });
   }
 

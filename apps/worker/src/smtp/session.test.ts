@@ -1,0 +1,61 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { afterEach, expect, test } from 'vitest';
+import { SmtpFailure, SmtpSession } from './session.js';
+
+const servers: Server[] = [];
+const sockets: Socket[] = [];
+
+afterEach(async () => {
+  for (const socket of sockets) socket.destroy();
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  servers.length = 0;
+});
+
+async function listen(onConnection: (socket: Socket) => void): Promise<number> {
+  const server = createServer((socket) => {
+    sockets.push(socket);
+    onConnection(socket);
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as { port: number }).port;
+}
+
+const endpoint = (port: number) => ({
+  host: '127.0.0.1',
+  port,
+  connectionTimeoutMs: 500,
+  greetingTimeoutMs: 300,
+  socketTimeoutMs: 1000,
+});
+
+async function openFailure(port: number): Promise<SmtpFailure> {
+  const error = await new SmtpSession(endpoint(port)).open('a@example.com', 'token').then(
+    () => undefined,
+    (failure: unknown) => failure,
+  );
+  expect(error).toBeInstanceOf(SmtpFailure);
+  return error as SmtpFailure;
+}
+
+test('silent server fails with a greeting timeout', async () => {
+  const port = await listen(() => {});
+  const failure = await openFailure(port);
+  expect(failure.failure.stage).toBe('greeting');
+  expect(failure.failure.responseCode).toBeUndefined();
+});
+
+test('refused connection fails at connect', async () => {
+  const port = await listen(() => {});
+  await new Promise((resolve) => servers.pop()?.close(resolve));
+  const failure = await openFailure(port);
+  expect(failure.failure.networkCode).toBe('ECONNREFUSED');
+});
+
+test('421 greeting fails with the reply', async () => {
+  const port = await listen((socket) => socket.end('421 4.3.2 Service not available\r\n'));
+  const failure = await openFailure(port);
+  expect(failure.failure.responseCode === 421 || failure.failure.networkCode !== undefined).toBe(
+    true,
+  );
+});
