@@ -101,7 +101,13 @@ test('worker killed mid-send leaves no message lost or duplicated', async () => 
     POSTROOM_CONCURRENCY: '4',
   });
   const doomed = await local.addWorker();
-  local.emulator.addFault({ stage: 'data-end', action: 'delay', delayMs: 400, mailbox: MAILBOX, count: 1000 });
+  local.emulator.addFault({
+    stage: 'data-end',
+    action: 'delay',
+    delayMs: 400,
+    mailbox: MAILBOX,
+    count: 1000,
+  });
   const ids = (await (client as MailClient).sendMany(messages(20))).map((result) => result.id);
 
   await waitUntil('some messages sent', () => local.emulator.messages(MAILBOX).length >= 3);
@@ -116,9 +122,18 @@ test('worker killed mid-send leaves no message lost or duplicated', async () => 
 }, 90_000);
 
 test('SIGTERM drains in-flight sends and exits 0', async () => {
-  const local = await startStack({ POSTROOM_SHUTDOWN_TIMEOUT_MS: '5000', POSTROOM_CONCURRENCY: '3' });
+  const local = await startStack({
+    POSTROOM_SHUTDOWN_TIMEOUT_MS: '5000',
+    POSTROOM_CONCURRENCY: '3',
+  });
   const worker = await local.addWorker();
-  local.emulator.addFault({ stage: 'data-end', action: 'delay', delayMs: 1000, mailbox: MAILBOX, count: 1000 });
+  local.emulator.addFault({
+    stage: 'data-end',
+    action: 'delay',
+    delayMs: 1000,
+    mailbox: MAILBOX,
+    count: 1000,
+  });
   const ids = (await (client as MailClient).sendMany(messages(30))).map((result) => result.id);
 
   await waitUntil('sends in flight', async () => {
@@ -140,3 +155,21 @@ test('SIGTERM drains in-flight sends and exits 0', async () => {
   expect(books.sent).toBe(30);
   expect(books.duplicates).toBe(0);
 }, 90_000);
+
+test('SIGTERM past the drain time cuts the send off and exits', async () => {
+  const local = await startStack({ POSTROOM_SHUTDOWN_TIMEOUT_MS: '2000' });
+  const worker = await local.addWorker();
+  local.emulator.addFault({
+    stage: 'data-end',
+    action: 'delay',
+    delayMs: 20_000,
+    mailbox: MAILBOX,
+  });
+  const [result] = await (client as MailClient).sendMany(messages(1));
+  const id = (result as { id: string }).id;
+
+  await waitUntil('the send to start', async () => (await client?.status(id))?.state === 'sending');
+  const stoppedAt = Date.now();
+  expect(await worker.stop('SIGTERM')).toBe(0);
+  expect(Date.now() - stoppedAt).toBeLessThan(8000);
+}, 60_000);

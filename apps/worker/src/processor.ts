@@ -182,7 +182,8 @@ export class SendProcessor {
     if (
       error instanceof AuthProbeBusy ||
       error instanceof TokenError ||
-      isBeforeTransaction(error)
+      isBeforeTransaction(error) ||
+      isRejected(error)
     ) {
       await this.#refund(context, mailbox);
     }
@@ -247,13 +248,16 @@ export class SendProcessor {
     }
     for (let attempt = 1; ; attempt++) {
       const session = new SmtpSession(this.#deps.endpoint);
+      const untrack = this.#deps.pool.trackOpening(session);
       try {
         await session.open(mailbox.address, accessToken.token);
         if (auth === 'probe') await gate.endAuth(mailbox.address, true);
+        untrack();
         const pooled = { session, leaseId, mailbox, tokenExpiresAtMs: accessToken.expiresAtMs };
         this.#deps.pool.add(pooled);
         return pooled;
       } catch (error) {
+        untrack();
         session.close();
         const rejectedToken =
           error instanceof SmtpFailure &&
@@ -319,6 +323,13 @@ class AuthProbeBusy extends Error {}
 function isBeforeTransaction(error: unknown): boolean {
   if (!(error instanceof SmtpFailure)) return false;
   return ['connect', 'greeting', 'tls', 'auth'].includes(error.failure.stage);
+}
+
+// The server answered and did not accept the message, so it counts against no limit.
+function isRejected(error: unknown): boolean {
+  if (error instanceof SmtpFailure) return error.failure.responseCode !== undefined;
+  if (error instanceof GraphFailure) return error.classification.class !== 'unknown_outcome';
+  return false;
 }
 
 function isConfigurationFailure(error: unknown): boolean {

@@ -45,6 +45,7 @@ export interface PostroomWorker {
 const CONNECTION_LEASE_TTL_MS = 30_000;
 const CONNECTION_WAIT_MS = 250;
 const DEAD_LETTER_CLEAN_INTERVAL_MS = 10 * 60_000;
+const FORCED_CLOSE_WAIT_MS = 1000;
 const DEAD_LETTER_CLEAN_BATCH = 1000;
 
 /** Starts a worker: consumes the queue, keeps the mailbox limits and serves its HTTP endpoints. */
@@ -202,7 +203,13 @@ async function shutdown(resources: Resources): Promise<void> {
       { timeoutMs },
       'drain timed out; unfinished jobs return through stalled-job recovery',
     );
-    await worker.close(true);
+    // Sends still running are cut off; a send cut after its data counts as outcome unknown.
+    pool.destroyAll();
+    // BullMQ's forced close can still wait on a job's promise; do not let it hold the exit.
+    await Promise.race([
+      worker.close(true),
+      new Promise((resolve) => setTimeout(resolve, FORCED_CLOSE_WAIT_MS).unref()),
+    ]);
   }
   await pool.close();
   graph?.close();

@@ -23,6 +23,7 @@ export interface PooledSession {
 export class SessionPool {
   readonly #idle = new Map<string, PooledSession[]>();
   readonly #open = new Set<PooledSession>();
+  readonly #opening = new Set<SmtpSession>();
   readonly #idleTimers = new Map<PooledSession, NodeJS.Timeout>();
   readonly #gate: MailboxGate;
   readonly #idleMs: number;
@@ -101,6 +102,18 @@ export class SessionPool {
   }
 
   /** Closes every connection, idle or not, and frees their leases. */
+  /** Registers a connection that is still opening, so that destroyAll reaches it too. */
+  trackOpening(session: SmtpSession): () => void {
+    this.#opening.add(session);
+    return () => this.#opening.delete(session);
+  }
+
+  /** Drops every connection at once, busy and opening ones included, so their sends fail now. */
+  destroyAll(): void {
+    for (const pooled of this.#open) pooled.session.destroy();
+    for (const session of this.#opening) session.destroy();
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#renewTimer);
     this.#idle.clear();

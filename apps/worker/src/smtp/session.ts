@@ -127,6 +127,12 @@ export class SmtpSession {
     this.#connection.quit();
   }
 
+  /** Drops the socket at once, failing a transaction in progress; for a shutdown past its time. */
+  destroy(): void {
+    this.#closed = true;
+    this.#connection.close();
+  }
+
   #failure(error: unknown, fallback: SmtpStage): SmtpFailure {
     const details = error as {
       code?: string;
