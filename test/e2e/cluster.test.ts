@@ -15,7 +15,9 @@ test.runIf(isClusterUrl(redisUrl))('suite runs on a three-master cluster', async
 
   // Every Postroom key hashes to one slot, so BullMQ's and the gate's scripts work.
   const slots = await Promise.all(
-    [`${KEY_PREFIX}:q:wait`, `${KEY_PREFIX}:q:mb:a@example.com:leases`].map((key) => cluster.cluster('KEYSLOT', key)),
+    [`${KEY_PREFIX}:q:wait`, `${KEY_PREFIX}:q:mb:a@example.com:leases`].map((key) =>
+      cluster.cluster('KEYSLOT', key),
+    ),
   );
   expect(new Set(slots).size).toBe(1);
   cluster.disconnect();

@@ -9,7 +9,11 @@ let stack: LocalStack;
 let client: MailClient;
 
 beforeAll(async () => {
-  stack = await LocalStack.start({ redisUrl: inject('redisUrl'), timeUnitMs: 1000, mailboxes: [{ address: A }, { address: B }] });
+  stack = await LocalStack.start({
+    redisUrl: inject('redisUrl'),
+    timeUnitMs: 1000,
+    mailboxes: [{ address: A }, { address: B }],
+  });
   await stack.addWorker({ POSTROOM_CONNECTION_IDLE_MS: '0' });
   client = new MailClient({ connection: stack.redisUrl, queueName: stack.queueName });
 }, 60_000);
@@ -27,7 +31,10 @@ async function cli(args: string[]): Promise<{ code: number; out: string }> {
   });
   const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
   try {
-    const code = await runDeadLetters({ redisUrl: stack.redisUrl, queueName: stack.queueName }, args);
+    const code = await runDeadLetters(
+      { redisUrl: stack.redisUrl, queueName: stack.queueName },
+      args,
+    );
     return { code, out: chunks.join('') };
   } finally {
     spy.mockRestore();
@@ -36,11 +43,38 @@ async function cli(args: string[]): Promise<{ code: number; out: string }> {
 }
 
 test('dead letters list, filter, retry with the same Message-ID, and purge', async () => {
-  stack.emulator.addFault({ stage: 'data-end', action: 'reply', mailbox: A, count: 2, reply: '552 5.3.4 Message size exceeds fixed maximum message size' });
-  stack.emulator.addFault({ stage: 'data-end', action: 'reply', mailbox: B, reply: '550 5.7.60 SMTP; Client does not have permissions to send as this sender' });
-  const rejected = await client.sendMany([1, 2].map((index) => ({ from: A, to: `x${index}@fabrikam.example`, subject: `big ${index}`, text: 'x' })));
-  const denied = await client.send({ from: B, to: 'y@fabrikam.example', subject: 'denied', text: 'y' });
-  const books = await account(client, [...rejected.map((result) => result.id), denied.id], stack.emulator);
+  stack.emulator.addFault({
+    stage: 'data-end',
+    action: 'reply',
+    mailbox: A,
+    count: 2,
+    reply: '552 5.3.4 Message size exceeds fixed maximum message size',
+  });
+  stack.emulator.addFault({
+    stage: 'data-end',
+    action: 'reply',
+    mailbox: B,
+    reply: '550 5.7.60 SMTP; Client does not have permissions to send as this sender',
+  });
+  const rejected = await client.sendMany(
+    [1, 2].map((index) => ({
+      from: A,
+      to: `x${index}@fabrikam.example`,
+      subject: `big ${index}`,
+      text: 'x',
+    })),
+  );
+  const denied = await client.send({
+    from: B,
+    to: 'y@fabrikam.example',
+    subject: 'denied',
+    text: 'y',
+  });
+  const books = await account(
+    client,
+    [...rejected.map((result) => result.id), denied.id],
+    stack.emulator,
+  );
   expect(books.failed).toBe(3);
 
   const all = await cli(['list']);

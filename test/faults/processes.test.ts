@@ -86,7 +86,7 @@ test('event loop stall past the lock does not send twice', async () => {
 
   const books = await account(client as MailClient, [id], local.emulator, 30_000);
   // The stalled worker's timers fire before it reads the buffered reply, so it may record the
-  // outcome as unknown instead of sent; either way the recipient gets exactly one copy.
+  // outcome as unknown instead of sent. Either way the recipient never gets two copies.
   expect(books.sent + books.unknown).toBe(1);
   expect(books.withoutReason).toBe(0);
   expect(books.duplicates).toBe(0);

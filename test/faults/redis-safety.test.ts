@@ -11,7 +11,11 @@ beforeAll(async () => {
   const admin = new Redis(redis.url);
   await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
   admin.disconnect();
-  stack = await LocalStack.start({ redisUrl: redis.url, timeUnitMs: 1000, mailboxes: [{ address: 'noreply@contoso.example' }] });
+  stack = await LocalStack.start({
+    redisUrl: redis.url,
+    timeUnitMs: 1000,
+    mailboxes: [{ address: 'noreply@contoso.example' }],
+  });
 }, 30_000);
 
 afterAll(async () => {

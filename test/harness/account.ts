@@ -20,7 +20,12 @@ export interface Account {
  * is sent, failed with a reason or unknown with a reason, and the emulator saw no Message-ID
  * twice.
  */
-export async function account(client: MailClient, ids: string[], emulator: Emulator, timeoutMs = 60_000): Promise<Account> {
+export async function account(
+  client: MailClient,
+  ids: string[],
+  emulator: Emulator,
+  timeoutMs = 60_000,
+): Promise<Account> {
   const statuses = await Promise.all(ids.map((id) => waitForFinal(client, id, timeoutMs)));
   const count = (state: string) => statuses.filter((status) => status.state === state).length;
   return {
@@ -28,7 +33,8 @@ export async function account(client: MailClient, ids: string[], emulator: Emula
     sent: count('sent'),
     failed: count('failed'),
     unknown: count('outcome_unknown'),
-    withoutReason: statuses.filter((status) => status.state !== 'sent' && !status.failureReason).length,
+    withoutReason: statuses.filter((status) => status.state !== 'sent' && !status.failureReason)
+      .length,
     duplicates: emulator.stats().duplicateMessageIds,
     statuses,
   };

@@ -32,11 +32,28 @@ export class RedisCluster {
       if (port < 55_536 && !ports.includes(port)) ports.push(port);
     }
     const processes = ports.map((port) =>
-      spawn('redis-server', [
-        '--bind', '127.0.0.1', '--port', String(port), '--dir', dir,
-        '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${port}.conf`,
-        '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction',
-      ], { stdio: 'ignore' }),
+      spawn(
+        'redis-server',
+        [
+          '--bind',
+          '127.0.0.1',
+          '--port',
+          String(port),
+          '--dir',
+          dir,
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          `nodes-${port}.conf`,
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--maxmemory-policy',
+          'noeviction',
+        ],
+        { stdio: 'ignore' },
+      ),
     );
     const cluster = new RedisCluster(ports, dir, processes);
     try {
@@ -54,14 +71,25 @@ export class RedisCluster {
 
   async close(): Promise<void> {
     for (const child of this.#processes) child.kill('SIGKILL');
-    await Promise.all(this.#processes.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)));
+    await Promise.all(
+      this.#processes.map((child) =>
+        child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined,
+      ),
+    );
     await rm(this.#dir, { recursive: true, force: true });
   }
 
   async #create(): Promise<void> {
     for (const port of this.ports) await waitForPing(port);
     const nodes = this.ports.map((port) => `127.0.0.1:${port}`);
-    await run('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes']);
+    await run('redis-cli', [
+      '--cluster',
+      'create',
+      ...nodes,
+      '--cluster-replicas',
+      '0',
+      '--cluster-yes',
+    ]);
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
       const { stdout } = await run('redis-cli', ['-p', String(this.ports[0]), 'cluster', 'info']);

@@ -10,7 +10,9 @@ export async function readJsonLines(path: string): Promise<unknown[]> {
       records.push(JSON.parse(line));
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`${path}:${index + 1}: not valid JSON (${reason}); write one JSON object per line`);
+      throw new Error(
+        `${path}:${index + 1}: not valid JSON (${reason}); write one JSON object per line`,
+      );
     }
   }
   return records;

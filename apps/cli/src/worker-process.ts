@@ -20,10 +20,19 @@ export class WorkerProcess {
     this.httpPort = httpPort;
     this.logFile = logFile;
     this.#log = createWriteStream(logFile, { flags: 'a' });
-    this.#child = spawn(process.execPath, ['--conditions=source', '--import', tsxLoader, workerMain], {
-      env: { PATH: process.env.PATH ?? '', ...env, POSTROOM_HTTP_HOST: '127.0.0.1', POSTROOM_HTTP_PORT: String(httpPort) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.#child = spawn(
+      process.execPath,
+      ['--conditions=source', '--import', tsxLoader, workerMain],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          ...env,
+          POSTROOM_HTTP_HOST: '127.0.0.1',
+          POSTROOM_HTTP_PORT: String(httpPort),
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     this.#child.stdout?.pipe(this.#log, { end: false });
     this.#child.stderr?.pipe(this.#log, { end: false });
     this.exited = new Promise((resolve) => this.#child.once('exit', (code) => resolve(code)));
@@ -37,11 +46,12 @@ export class WorkerProcess {
     return this.#child.exitCode === null && this.#child.signalCode === null;
   }
 
-  /** Waits until /readyz answers 200; throws if the process exits first or time runs out. */
+  /** Waits until /readyz returns 200. Throws if the process exits first or the time runs out. */
   async waitReady(timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (!this.running) throw new Error(`worker exited with code ${this.#child.exitCode}; see ${this.logFile}`);
+      if (!this.running)
+        throw new Error(`worker exited with code ${this.#child.exitCode}; see ${this.logFile}`);
       if (await this.#isReady()) return;
       await delay(50);
     }

@@ -32,8 +32,8 @@ const CIRCUIT_STATES: Partial<Record<Classification['class'], MailboxState>> = {
   auth_failed: 'auth_failed',
 };
 
-// Waits that end early when the mailbox is resumed or a slot frees; their fallback wake-up
-// is capped at the deadline instead of failing the job at once.
+// Waits that end early when the mailbox is resumed or a slot frees. Their fallback wake-up is
+// capped at the deadline, so such a wait never fails the job at once.
 const PARKED_REASONS = new Set([
   'parked',
   'paused',

@@ -149,7 +149,7 @@ return {1, now, 'ok', now, promoteNext()}
 
 /**
  * Moves a send to the time the server accepted it, in the rate log and in the recipient
- * buckets. Counting from the acceptance, which the worker sees after the server counted it,
+ * buckets. Counting from the acceptance, which the worker observes after the server counted it,
  * keeps a slow first send from letting a later one exceed the limit in the server's window.
  * KEYS: 1 rate log, 2 recipient buckets. ARGV: 1 job id, 2 recipients, 3 granted at, 4 bucket.
  */
@@ -181,7 +181,7 @@ return 1
 `;
 
 /**
- * Decides whether a new connection may authenticate. A stopped mailbox answers 'busy', so a
+ * Decides whether a new connection may authenticate. A stopped mailbox returns 'busy', so a
  * connection that passed the gate just before the circuit opened does not repeat the failure.
  * KEYS: 1 health, 2 auth verified flag, 3 auth probe lock. ARGV: 1 probe ttl.
  * Returns 'verified', 'probe' or 'busy'.

@@ -47,7 +47,7 @@ interface GuardCommands {
 
 /**
  * The record, keyed by Message-ID, that keeps a message from being submitted twice: when a job
- * runs again after a stall, a crash or a lost acknowledgement, the record says whether the
+ * runs again after a stall, a crash or a lost acknowledgement, the record shows whether the
  * server already accepted it, or whether another worker may still be sending it.
  */
 export class SubmissionGuard {

@@ -37,7 +37,7 @@ export interface MetricSources {
   redisReady?: () => boolean;
 }
 
-/** The worker's Prometheus metrics. Labels come from configuration and fixed sets only. */
+/** Creates the worker's Prometheus metrics. Labels come from configuration and fixed sets only. */
 export function createMetrics(registry: Registry = new Registry()) {
   const registers = [registry];
   // Filled in once the queue and Redis exist; read at every scrape.
@@ -112,7 +112,7 @@ export function createMetrics(registry: Registry = new Registry()) {
     ),
     redisEvictionPolicyUnsafe: new Gauge({
       name: 'postroom_redis_eviction_policy_unsafe',
-      help: '1 when Redis may evict keys (maxmemory-policy is not noeviction) and the worker was told to start anyway.',
+      help: '1 when Redis may evict keys (maxmemory-policy is not noeviction) and POSTROOM_ALLOW_EVICTION=true started the worker anyway.',
       registers,
     }),
     redisUp: new Gauge({

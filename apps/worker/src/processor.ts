@@ -1,23 +1,23 @@
 import {
   type Classification,
   classifyFailure,
-  parseEnhancedCode,
   deadlineMs,
   type JobPayload,
+  parseEnhancedCode,
   recipientsOf,
 } from '@postroom/core';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
 import type { MailboxConfig, WorkerConfig } from './config.js';
+import { type FailureContext, FailurePolicy } from './failure-policy.js';
 import type { MailboxGate } from './gate.js';
 import { GraphFailure } from './graph/classify.js';
 import type { GraphSender } from './graph/sender.js';
 import type { SubmissionGuard } from './guard.js';
 import type { MailboxDirectory } from './mailboxes.js';
-import type { JobPromoter } from './promoter.js';
 import { codeLabel, type Metrics } from './metrics.js';
 import { renderMessage } from './mime.js';
-import { type FailureContext, FailurePolicy } from './failure-policy.js';
+import type { JobPromoter } from './promoter.js';
 import type { PooledSession, SessionPool } from './smtp/pool.js';
 import { type SmtpEndpoint, SmtpFailure, SmtpSession } from './smtp/session.js';
 import type { StatusStore } from './status-store.js';
@@ -325,7 +325,7 @@ function isBeforeTransaction(error: unknown): boolean {
   return ['connect', 'greeting', 'tls', 'auth'].includes(error.failure.stage);
 }
 
-// The server answered and did not accept the message, so it counts against no limit.
+// The server replied and did not accept the message, so it counts against no limit.
 function isRejected(error: unknown): boolean {
   if (error instanceof SmtpFailure) return error.failure.responseCode !== undefined;
   if (error instanceof GraphFailure) return error.classification.class !== 'unknown_outcome';

@@ -8,7 +8,7 @@ const RETRY_DELAY_MS = 100;
 /**
  * Wakes parked jobs: moves a delayed job to waiting so a worker picks it up now. A job may still
  * be on its way into the delayed set when it is picked for promotion, so a failed promotion is
- * tried again a few times; after that the job wakes at its own fallback time.
+ * tried again a few times. After that the job wakes at its own fallback time.
  */
 export class JobPromoter {
   readonly #queue: Queue<JobPayload>;

@@ -1,7 +1,7 @@
 /**
  * Maps SMTP replies and network failures to one class and one action, following Exchange
- * Online's reply codes. Decisions rest on the reply code and the enhanced status code; the only
- * text consulted is Exchange's exception identifier, where one enhanced code has several meanings.
+ * Online's reply codes. Decisions rest on the reply code and the enhanced status code. The only
+ * text consulted is Exchange's exception identifier, because one enhanced code has several meanings.
  */
 
 /** SMTP stage at which a submission failed. `data-end` means the message data was fully sent. */
@@ -28,8 +28,8 @@ export type ReplyClass =
   | 'unknown_outcome';
 
 /**
- * What the worker does next. `cool_down` and `pause_mailbox` delay the job without spending an
- * attempt; `open_circuit` stops the mailbox and keeps its jobs; `hold` neither resends nor fails.
+ * Next step of the worker. `cool_down` and `pause_mailbox` delay the job without spending an
+ * attempt. `open_circuit` stops the mailbox and keeps its jobs. `hold` neither resends nor fails.
  */
 export type ReplyAction =
   | 'complete'

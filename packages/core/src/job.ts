@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Message } from './message.js';
 
-/** What a queued job carries. `version` lets a newer worker read jobs of older producers. */
+/** Data of a queued job. `version` lets a newer worker read jobs of older producers. */
 export interface JobPayload {
   version: 1;
   message: Message;
@@ -30,9 +30,11 @@ export function createMessageId(fromAddress: string): string {
  */
 export function hashMessage(message: Message): string {
   const { idempotencyKey: _ignored, headers, ...content } = message;
-  const sortedHeaders = headers
-    ? Object.fromEntries(Object.entries(headers).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-    : undefined;
+  let sortedHeaders: Record<string, string> | undefined;
+  if (headers) {
+    const entries = Object.entries(headers).sort(([left], [right]) => (left < right ? -1 : 1));
+    sortedHeaders = Object.fromEntries(entries);
+  }
   return createHash('sha256')
     .update(JSON.stringify({ ...content, headers: sortedHeaders }))
     .digest('hex');

@@ -39,7 +39,10 @@ function parseClusterUrl(url: string) {
   const credentials = at >= 0 ? rest.slice(0, at) : '';
   const hosts = at >= 0 ? rest.slice(at + 1) : rest;
   const [username, password] = credentials.includes(':')
-    ? [decodeURIComponent(credentials.slice(0, credentials.indexOf(':'))), decodeURIComponent(credentials.slice(credentials.indexOf(':') + 1))]
+    ? [
+        decodeURIComponent(credentials.slice(0, credentials.indexOf(':'))),
+        decodeURIComponent(credentials.slice(credentials.indexOf(':') + 1)),
+      ]
     : ['', decodeURIComponent(credentials)];
 
   const nodes = hosts.split(',').map((entry) => {
@@ -48,7 +51,10 @@ function parseClusterUrl(url: string) {
     const port = colon > 0 ? Number(entry.slice(colon + 1)) : 6379;
     if (!host || !Number.isInteger(port) || port <= 0 || port > 65535) {
       throw new ConfigError('invalid Redis URL', [
-        { path: 'redis url', message: `cluster node "${entry}" is not host:port; write redis+cluster://host:port,host:port` },
+        {
+          path: 'redis url',
+          message: `cluster node "${entry}" is not host:port; write redis+cluster://host:port,host:port`,
+        },
       ]);
     }
     return { host, port };

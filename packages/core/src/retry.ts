@@ -1,4 +1,4 @@
-/** How failed attempts are retried. Waiting for a limit or a cool-down is not an attempt. */
+/** Retry policy for failed attempts. Waiting for a limit or a cool-down is not an attempt. */
 export interface RetryPolicy {
   /** Delay cap of the first retry, in ms; it doubles with every failed attempt. */
   baseDelayMs: number;

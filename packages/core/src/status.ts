@@ -19,7 +19,7 @@ export interface DeliveryStatus {
   /** Failed attempts so far; waits for limits are not attempts. */
   attempts: number;
   enqueuedAt: string;
-  /** Why a waiting message waits, such as `rate_limit` or `connections`. */
+  /** Reason a waiting message waits, such as `rate_limit` or `connections`. */
   waitReason?: string;
   /** When the next attempt may start. */
   nextAttemptAt?: string;

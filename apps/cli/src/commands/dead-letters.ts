@@ -22,14 +22,20 @@ export async function runDeadLetters(env: CliEnv, args: string[]): Promise<numbe
     const candidates = (await queue.getFailed(0, PAGE - 1)).filter(
       (job) => !values.mailbox || job.data.message.from.address === values.mailbox,
     );
-    const classes = await Promise.all(candidates.map((job) => redis.hget(keys.status(job.id as string), 'failureClass')));
-    const failed = candidates.filter((_, index) => !values.class || classes[index] === values.class);
+    const classes = await Promise.all(
+      candidates.map((job) => redis.hget(keys.status(job.id as string), 'failureClass')),
+    );
+    const failed = candidates.filter(
+      (_, index) => !values.class || classes[index] === values.class,
+    );
     const classOf = (job: (typeof failed)[number]) => classes[candidates.indexOf(job)] ?? 'unknown';
     switch (action) {
       case 'list':
         for (const job of failed) {
           const finishedAt = new Date(job.finishedOn ?? 0).toISOString();
-          process.stdout.write(`${job.id}  ${job.data.message.from.address}  ${classOf(job)}  ${finishedAt}  ${job.failedReason}\n`);
+          process.stdout.write(
+            `${job.id}  ${job.data.message.from.address}  ${classOf(job)}  ${finishedAt}  ${job.failedReason}\n`,
+          );
         }
         process.stderr.write(`${failed.length} dead letters\n`);
         return 0;
@@ -38,7 +44,16 @@ export async function runDeadLetters(env: CliEnv, args: string[]): Promise<numbe
         if (!job) return notFound(id);
         const status = await redis.hgetall(keys.status(job.id as string));
         const { message, messageId, enqueuedAtMs } = job.data;
-        const summary = { id: job.id, messageId, from: message.from, to: message.to, subject: message.subject, enqueuedAt: new Date(enqueuedAtMs).toISOString(), failedReason: job.failedReason, status };
+        const summary = {
+          id: job.id,
+          messageId,
+          from: message.from,
+          to: message.to,
+          subject: message.subject,
+          enqueuedAt: new Date(enqueuedAtMs).toISOString(),
+          failedReason: job.failedReason,
+          status,
+        };
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         return 0;
       }
@@ -46,11 +61,18 @@ export async function runDeadLetters(env: CliEnv, args: string[]): Promise<numbe
         const targets = values.all ? failed : failed.filter((job) => job.id === id);
         if (targets.length === 0) return notFound(id);
         for (const job of targets) {
-          // An operator's retry is a decision to send again, even after an unknown outcome; the
-          // Message-ID stays the same so the recipient's mail system can spot a copy.
+          // An operator's retry is a decision to send again, even after an unknown outcome. The
+          // Message-ID stays the same, so the recipient's mail system can spot a copy.
           await redis.del(keys.submission(job.data.messageId));
           const statusKey = keys.status(job.id as string);
-          await redis.hdel(statusKey, 'attempts', 'tokenWaits', 'failureClass', 'failureReason', 'reply');
+          await redis.hdel(
+            statusKey,
+            'attempts',
+            'tokenWaits',
+            'failureClass',
+            'failureReason',
+            'reply',
+          );
           await redis.hset(statusKey, 'state', 'queued');
           await job.retry('failed');
         }

@@ -39,7 +39,9 @@ export async function runCommand(command: string, args: string[]): Promise<numbe
 async function runSend(env: CliEnv, args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { file: { type: 'string', short: 'f' } } });
   if (!values.file) {
-    process.stderr.write('postroom send: --file is required, a JSON Lines file with one message per line\n');
+    process.stderr.write(
+      'postroom send: --file is required, a JSON Lines file with one message per line\n',
+    );
     return 2;
   }
   const messages = (await readJsonLines(values.file)) as MessageInput[];

@@ -1,4 +1,10 @@
-import { connectRedis, KEY_PREFIX, type MailboxLimits, postroomKeys, type RedisConnection } from '@postroom/core';
+import {
+  connectRedis,
+  KEY_PREFIX,
+  type MailboxLimits,
+  postroomKeys,
+  type RedisConnection,
+} from '@postroom/core';
 import { Job, Queue } from 'bullmq';
 import type { CliEnv } from './index.js';
 
@@ -15,17 +21,26 @@ export async function runMailbox(env: CliEnv, args: string[]): Promise<number> {
     if (action === 'list') return await list(redis, env, registry);
     if ((action === 'pause' || action === 'resume') && address) {
       if (!(address in registry)) {
-        process.stderr.write(`postroom mailbox: ${address} is not a configured mailbox (known: ${Object.keys(registry).join(', ') || 'none'})\n`);
+        process.stderr.write(
+          `postroom mailbox: ${address} is not a configured mailbox (known: ${Object.keys(registry).join(', ') || 'none'})\n`,
+        );
         return 1;
       }
       const health = keys.mailbox(address).health;
       if (action === 'pause') {
-        await redis.hset(health, { state: 'paused', until: 0, reason: 'paused by operator', changedAt: Date.now() });
+        await redis.hset(health, {
+          state: 'paused',
+          until: 0,
+          reason: 'paused by operator',
+          changedAt: Date.now(),
+        });
       } else {
         await redis.del(health);
         await promoteParked(redis, env, address);
       }
-      process.stdout.write(`${address} ${action === 'pause' ? 'paused' : 'resumed'} for every worker\n`);
+      process.stdout.write(
+        `${address} ${action === 'pause' ? 'paused' : 'resumed'} for every worker\n`,
+      );
       return 0;
     }
     process.stderr.write(USAGE);
@@ -50,9 +65,15 @@ async function promoteParked(redis: RedisConnection, env: CliEnv, address: strin
   }
 }
 
-async function list(redis: RedisConnection, env: CliEnv, registry: Record<string, string>): Promise<number> {
+async function list(
+  redis: RedisConnection,
+  env: CliEnv,
+  registry: Record<string, string>,
+): Promise<number> {
   const keys = postroomKeys(env.queueName);
-  const rows = [['MAILBOX', 'STATE', 'SENT/WINDOW', 'RECIPIENTS/DAY', 'CONNECTIONS', 'PARKED', 'REASON']];
+  const rows = [
+    ['MAILBOX', 'STATE', 'SENT/WINDOW', 'RECIPIENTS/DAY', 'CONNECTIONS', 'PARKED', 'REASON'],
+  ];
   for (const [address, raw] of Object.entries(registry)) {
     const { limits } = JSON.parse(raw) as { limits: MailboxLimits };
     const mailboxKeys = keys.mailbox(address);
@@ -78,10 +99,19 @@ async function list(redis: RedisConnection, env: CliEnv, registry: Record<string
     ]);
   }
   if (rows.length === 1) {
-    process.stdout.write(`no mailboxes registered in queue ${env.queueName}; start a worker first\n`);
+    process.stdout.write(
+      `no mailboxes registered in queue ${env.queueName}; start a worker first\n`,
+    );
     return 0;
   }
-  const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
-  for (const row of rows) process.stdout.write(`${row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()}\n`);
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => row[column]?.length ?? 0))) ?? [];
+  for (const row of rows)
+    process.stdout.write(
+      `${row
+        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
   return 0;
 }

@@ -41,7 +41,7 @@ const COMMAND_STAGES: Record<string, SmtpStage> = {
 /**
  * One authenticated SMTP submission connection: STARTTLS required, certificate verification on,
  * AUTH XOAUTH2. It watches the server's replies so that a connection lost after `354` (the
- * message data was on its way) is told apart from one lost before it.
+ * message data was on its way) is distinguished from one lost before it.
  */
 export class SmtpSession {
   readonly #connection: SMTPConnection;
@@ -71,9 +71,9 @@ export class SmtpSession {
 
   /** Connects, upgrades with STARTTLS and authenticates with an OAuth access token. */
   async open(user: string, accessToken: string): Promise<void> {
-    // nodemailer calls connect()'s callback only on success; a refused connection, a greeting
-    // timeout, a reply such as 421 before EHLO or a certificate that does not verify arrives
-    // as an 'error' event (or a 'end' without one), so those settle the promise too.
+    // nodemailer calls connect()'s callback only on success. A refused connection, a greeting
+    // timeout, a 421 before EHLO or a certificate that fails verification arrives as an 'error'
+    // event (or an 'end' without one), so those events settle the promise too.
     await this.#untilSettled('connect', (done) => this.#connection.connect(done));
     await this.#untilSettled('auth', (done) => {
       const oauth2 = xoauth2(user, accessToken);
@@ -164,8 +164,8 @@ export class SmtpSession {
     return COMMAND_STAGES[command] ?? fallback;
   }
 
-  // nodemailer passes each server reply to the logger when transactionLog is on; only `354`
-  // (go ahead with the message data) is read, and nothing is logged from here.
+  // nodemailer passes each server reply to the logger when transactionLog is on. Only `354`
+  // (go ahead with the message data) is read here, and nothing is logged.
   #replyWatcher() {
     const ignore = () => {};
     const watch = (meta: { tnx?: string }, ...message: unknown[]) => {

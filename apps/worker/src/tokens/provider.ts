@@ -3,7 +3,7 @@ import type { ConfidentialClientApplication } from '@azure/msal-node';
 import type { Logger } from 'pino';
 import type { AppConfig } from '../config.js';
 import type { Metrics } from '../metrics.js';
-import { aadstsLabel, ASSERTION_TIME_RANGE_CODE, TokenError, toTokenError } from './errors.js';
+import { ASSERTION_TIME_RANGE_CODE, aadstsLabel, TokenError, toTokenError } from './errors.js';
 
 export interface AccessToken {
   token: string;
