@@ -15,25 +15,49 @@ export interface PooledSession {
   leaseLost?: boolean;
 }
 
+/** The outcome of a wait for a connection of the mailbox in this process. */
+export type LocalWait = PooledSession | 'lease_freed' | 'timeout';
+
+export interface SessionPoolOptions {
+  /** How long an idle connection is kept for the next message, in ms; 0 closes it at once. */
+  idleMs: number;
+  /** Maximum number of idle connections over all mailboxes; the oldest closes first. */
+  maxIdle: number;
+}
+
+interface Waiter {
+  tier: number;
+  resolve: (outcome: LocalWait) => void;
+  timer: NodeJS.Timeout;
+}
+
+const PRIORITY_TIERS = { high: 0, normal: 1, low: 2 } as const;
+
 /**
  * Open SMTP connections of this process, per mailbox. Each connection holds a lease in the
  * gate, so the connection count of a mailbox stays within its limit across all replicas. An idle
  * connection is kept for `idleMs` for the next message, then closed and its lease released.
+ * Jobs of this process that wait for a busy connection of their mailbox get it handed over as
+ * soon as its transaction ends, high priority first.
  */
 export class SessionPool {
   readonly #idle = new Map<string, PooledSession[]>();
+  // Every idle connection in the order it became idle, for closing the oldest over `maxIdle`.
+  readonly #idleOrder = new Set<PooledSession>();
   readonly #open = new Set<PooledSession>();
+  readonly #openCount = new Map<string, number>();
   readonly #opening = new Set<SmtpSession>();
   readonly #idleTimers = new Map<PooledSession, NodeJS.Timeout>();
+  readonly #waiters = new Map<string, Waiter[]>();
   readonly #gate: MailboxGate;
-  readonly #idleMs: number;
+  readonly #options: SessionPoolOptions;
   readonly #logger: Logger;
   readonly #metrics: Metrics;
   readonly #renewTimer: NodeJS.Timeout;
 
-  constructor(gate: MailboxGate, idleMs: number, logger: Logger, metrics: Metrics) {
+  constructor(gate: MailboxGate, options: SessionPoolOptions, logger: Logger, metrics: Metrics) {
     this.#gate = gate;
-    this.#idleMs = idleMs;
+    this.#options = options;
     this.#logger = logger;
     this.#metrics = metrics;
     this.#renewTimer = setInterval(
@@ -45,40 +69,104 @@ export class SessionPool {
 
   /** Takes an idle connection of the mailbox whose token is still valid, if there is one. */
   takeIdle(mailbox: MailboxConfig): PooledSession | undefined {
-    const idle = this.#idle.get(mailbox.address) ?? [];
-    while (idle.length > 0) {
+    const idle = this.#idle.get(mailbox.address);
+    while (idle && idle.length > 0) {
       const pooled = idle.pop() as PooledSession;
+      this.#idleOrder.delete(pooled);
       this.#clearIdleTimer(pooled);
-      if (!pooled.session.closed && pooled.tokenExpiresAtMs > Date.now() + 60_000) return pooled;
+      if (isUsable(pooled)) return pooled;
       void this.discard(pooled);
     }
     return undefined;
   }
 
+  /** Connections of the mailbox that this process holds, busy or idle. */
+  openCount(mailbox: MailboxConfig): number {
+    return this.#openCount.get(mailbox.address) ?? 0;
+  }
+
+  /** Connections of the mailbox that this process has open and in a transaction. */
+  busyCount(mailbox: MailboxConfig): number {
+    return this.openCount(mailbox) - (this.#idle.get(mailbox.address)?.length ?? 0);
+  }
+
+  /**
+   * Waits up to `timeoutMs` for a connection of the mailbox that another job of this process is
+   * using. Resolves with the connection, with 'lease_freed' when one of the mailbox's
+   * connections closed (so a new one may be opened), or with 'timeout'.
+   */
+  waitForRelease(
+    mailbox: MailboxConfig,
+    priority: keyof typeof PRIORITY_TIERS,
+    timeoutMs: number,
+  ): Promise<LocalWait> {
+    return new Promise((resolve) => {
+      const waiters = this.#waiters.get(mailbox.address) ?? [];
+      const waiter: Waiter = {
+        tier: PRIORITY_TIERS[priority],
+        resolve,
+        timer: setTimeout(() => {
+          this.#removeWaiter(mailbox.address, waiter);
+          resolve('timeout');
+        }, timeoutMs),
+      };
+      // Ordered by tier, first come first served within a tier.
+      const index = waiters.findIndex((other) => other.tier > waiter.tier);
+      waiters.splice(index < 0 ? waiters.length : index, 0, waiter);
+      this.#waiters.set(mailbox.address, waiters);
+    });
+  }
+
   /** Registers a newly opened connection. */
   add(pooled: PooledSession): void {
     this.#open.add(pooled);
-    this.#metrics.connectionsOpen.set(
-      { mailbox: pooled.mailbox.address },
-      this.#countOpen(pooled.mailbox.address),
-    );
+    this.#changeOpenCount(pooled.mailbox.address, 1);
   }
 
-  /** Returns a connection after a successful transaction, for reuse until it idles out. */
+  /** Returns a connection after a successful transaction, for the next job or until it idles out. */
   release(pooled: PooledSession): void {
-    if (pooled.session.closed || pooled.leaseLost || this.#idleMs === 0) {
+    if (pooled.session.closed || pooled.leaseLost || !isUsable(pooled)) {
+      void this.discard(pooled);
+      return;
+    }
+    const waiter = this.#shiftWaiter(pooled.mailbox.address);
+    if (waiter) {
+      waiter.resolve(pooled);
+      return;
+    }
+    if (this.#options.idleMs === 0) {
       void this.discard(pooled);
       return;
     }
     const idle = this.#idle.get(pooled.mailbox.address) ?? [];
     idle.push(pooled);
     this.#idle.set(pooled.mailbox.address, idle);
+    this.#idleOrder.add(pooled);
     const timer = setTimeout(() => {
       this.#removeIdle(pooled);
       void this.discard(pooled);
-    }, this.#idleMs);
+    }, this.#options.idleMs);
     timer.unref();
     this.#idleTimers.set(pooled, timer);
+    if (this.#idleOrder.size > this.#options.maxIdle) {
+      const oldest = this.#idleOrder.values().next().value as PooledSession;
+      this.#removeIdle(oldest);
+      void this.discard(oldest);
+    }
+  }
+
+  /**
+   * Closes one idle connection of the mailbox, if this process has one and no job of its own
+   * waits for it, so that a job in another replica can take its lease.
+   */
+  yieldIdle(address: string): void {
+    if ((this.#waiters.get(address)?.length ?? 0) > 0) return;
+    const idle = this.#idle.get(address);
+    const pooled = idle?.shift();
+    if (!pooled) return;
+    this.#idleOrder.delete(pooled);
+    this.#logger.debug({ mailbox: address }, 'closing an idle connection another replica needs');
+    void this.discard(pooled);
   }
 
   /** Closes a connection and frees its lease. */
@@ -86,10 +174,7 @@ export class SessionPool {
     this.#clearIdleTimer(pooled);
     pooled.session.close();
     if (!this.#open.delete(pooled)) return;
-    this.#metrics.connectionsOpen.set(
-      { mailbox: pooled.mailbox.address },
-      this.#countOpen(pooled.mailbox.address),
-    );
+    this.#changeOpenCount(pooled.mailbox.address, -1);
     try {
       await this.#gate.releaseLease(pooled.mailbox, pooled.leaseId);
     } catch (error) {
@@ -99,9 +184,9 @@ export class SessionPool {
         'connection lease release failed',
       );
     }
+    this.#shiftWaiter(pooled.mailbox.address)?.resolve('lease_freed');
   }
 
-  /** Closes every connection, idle or not, and frees their leases. */
   /** Registers a connection that is still opening, so that destroyAll reaches it too. */
   trackOpening(session: SmtpSession): () => void {
     this.#opening.add(session);
@@ -110,14 +195,49 @@ export class SessionPool {
 
   /** Drops every connection at once, busy and opening ones included, so their sends fail now. */
   destroyAll(): void {
+    this.#wakeAllWaiters();
     for (const pooled of this.#open) pooled.session.destroy();
     for (const session of this.#opening) session.destroy();
   }
 
+  /** Closes every connection, idle or not, and frees their leases. */
   async close(): Promise<void> {
     clearInterval(this.#renewTimer);
+    this.#wakeAllWaiters();
     this.#idle.clear();
+    this.#idleOrder.clear();
     await Promise.all([...this.#open].map((pooled) => this.discard(pooled)));
+  }
+
+  #shiftWaiter(address: string): Waiter | undefined {
+    const waiter = this.#waiters.get(address)?.shift();
+    if (waiter) clearTimeout(waiter.timer);
+    if (this.#waiters.get(address)?.length === 0) this.#waiters.delete(address);
+    return waiter;
+  }
+
+  #removeWaiter(address: string, waiter: Waiter): void {
+    const waiters = this.#waiters.get(address) ?? [];
+    const index = waiters.indexOf(waiter);
+    if (index >= 0) waiters.splice(index, 1);
+    if (waiters.length === 0) this.#waiters.delete(address);
+  }
+
+  #wakeAllWaiters(): void {
+    for (const waiters of this.#waiters.values()) {
+      for (const waiter of waiters) {
+        clearTimeout(waiter.timer);
+        waiter.resolve('timeout');
+      }
+    }
+    this.#waiters.clear();
+  }
+
+  #changeOpenCount(address: string, change: number): void {
+    const count = (this.#openCount.get(address) ?? 0) + change;
+    if (count > 0) this.#openCount.set(address, count);
+    else this.#openCount.delete(address);
+    this.#metrics.connectionsOpen.set({ mailbox: address }, Math.max(0, count));
   }
 
   #removeIdle(pooled: PooledSession): boolean {
@@ -125,6 +245,7 @@ export class SessionPool {
     const index = idle.indexOf(pooled);
     if (index < 0) return false;
     idle.splice(index, 1);
+    this.#idleOrder.delete(pooled);
     return true;
   }
 
@@ -132,10 +253,6 @@ export class SessionPool {
     const timer = this.#idleTimers.get(pooled);
     if (timer) clearTimeout(timer);
     this.#idleTimers.delete(pooled);
-  }
-
-  #countOpen(address: string): number {
-    return [...this.#open].filter((pooled) => pooled.mailbox.address === address).length;
   }
 
   async #renewAll(): Promise<void> {
@@ -156,4 +273,10 @@ export class SessionPool {
       }
     }
   }
+}
+
+// A connection whose token expires within a minute is closed rather than reused: the server
+// ends sessions whose token has expired.
+function isUsable(pooled: PooledSession): boolean {
+  return !pooled.session.closed && pooled.tokenExpiresAtMs > Date.now() + 60_000;
 }
