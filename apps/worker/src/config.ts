@@ -84,6 +84,8 @@ export interface WorkerConfig {
   submissionRecordTtlMs: number;
   /** Time an unused SMTP connection stays open for the next message, in ms. */
   connectionIdleMs: number;
+  /** Maximum number of unused SMTP connections this process keeps open over all mailboxes. */
+  maxIdleConnections: number;
   http: { host: string; port: number };
   /** BullMQ job lock; must outlast the longest silence of an SMTP transaction. */
   lockDurationMs: number;
@@ -136,6 +138,7 @@ const envSchema = z.object({
   POSTROOM_MAX_AGE_MS: integer(1000).default(DEFAULT_RETRY_POLICY.maxAgeMs),
   POSTROOM_RATE_GUARD_MS: integer(0).default(1000),
   POSTROOM_CONNECTION_IDLE_MS: integer(0).default(5000),
+  POSTROOM_MAX_IDLE_CONNECTIONS: integer(0).default(200),
   POSTROOM_CIRCUIT_OPEN_MS: integer(1000).default(15 * 60_000),
   POSTROOM_RECORD_RETENTION_MS: integer(60_000).default(30 * 24 * 60 * 60_000),
   POSTROOM_SUBMISSION_RECORD_TTL_MS: integer(60_000).default(24 * 60 * 60_000),
@@ -196,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     },
     rateGuardMs: vars.POSTROOM_RATE_GUARD_MS,
     connectionIdleMs: vars.POSTROOM_CONNECTION_IDLE_MS,
+    maxIdleConnections: vars.POSTROOM_MAX_IDLE_CONNECTIONS,
     circuitOpenMs: vars.POSTROOM_CIRCUIT_OPEN_MS,
     recordRetentionMs: vars.POSTROOM_RECORD_RETENTION_MS,
     submissionRecordTtlMs: vars.POSTROOM_SUBMISSION_RECORD_TTL_MS,

@@ -54,19 +54,21 @@ export class FailurePolicy {
     this.#deps = deps;
   }
 
-  async complete(context: FailureContext, result: SubmitResult): Promise<SendResult> {
-    const { guard, status, metrics, logger, gate, directory } = this.#deps;
-    await guard.markSent(context.payload.messageId, result.response);
-    const mailbox = directory.resolve(context.payload.message.from.address);
-    if (mailbox && context.grantedAtMs !== undefined) {
-      const recipients = recipientsOf(context.payload.message).length;
-      await gate.markAccepted(mailbox, context.jobId, recipients, context.grantedAtMs);
-    }
-    await status.update(context.jobId, {
-      state: 'sent',
-      sentAt: new Date().toISOString(),
+  async complete(
+    context: FailureContext,
+    mailbox: MailboxConfig,
+    result: SubmitResult,
+  ): Promise<SendResult> {
+    const { metrics, logger, gate, config } = this.#deps;
+    await gate.finishSend(mailbox, {
+      jobId: context.jobId,
+      messageId: context.payload.messageId,
+      recipients: recipientsOf(context.payload.message).length,
+      grantedAtMs: context.grantedAtMs,
       reply: result.response,
-      ...(result.rejected.length > 0 ? { rejectedRecipients: result.rejected } : {}),
+      rejectedRecipients: result.rejected,
+      submissionTtlMs: config.submissionRecordTtlMs,
+      statusTtlMs: config.recordRetentionMs,
     });
     metrics.sent.inc({ mailbox: context.mailbox });
     metrics.replies.inc({

@@ -10,7 +10,8 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 `;
 
 /**
- * Decides whether a job may submit now. Time is Redis's clock, so replicas with skewed clocks
+ * The gate decision, as a Lua function `decide()` that the scripts below embed. It decides
+ * whether a job may submit now. Time is Redis's clock, so replicas with skewed clocks
  * still share one schedule.
  *
  * KEYS: 1 next free send slot (GCRA theoretical arrival time), 2 connection leases (sorted set of
@@ -18,9 +19,10 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
  * time), 5 rate log (sorted set of job id by send time, moved to the acceptance time on success),
  * 6 parked jobs (sorted set of job id by priority tier and enqueue time), 7 recipient counts
  * (hash of time bucket to recipients).
- * ARGV: 1 JSON object with the fields read at the top of the script.
+ * ARGV: 1 JSON object with the fields read below, decoded into `a` by the embedding script.
  *
- * Returns {allowed, retryAtMs, reason, now, promoteJobId}.
+ * `decide()` returns {allowed, retryAtMs, reason, now, promoteJobId, promoteSlotMs}: a parked
+ * job to wake, with the slot reserved for it.
  *
  * - The GCRA slot spreads sends evenly, and only slots within `horizon` of now are handed out.
  *   Every other job is parked in priority order and woken (promoted) one at a time as slots are
@@ -34,22 +36,31 @@ local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
  * - A job that waits for its slot keeps its reservation when it comes back late, because the
  *   rate log still holds the limit; only a reservation older than the late tolerance is dropped.
  */
-export const ACQUIRE_SCRIPT = `${REDIS_NOW}
-local a = cjson.decode(ARGV[1])
-
+const DECIDE = `
+local function decide()
+-- Wakes the best parked job with the next slot reserved for it, so that no job arriving
+-- between its promotion and its return can take that slot and park it again.
 local function promoteNext()
-  local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+  local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
   if tat - now > a.horizon then
-    return ''
+    return {'', 0}
   end
   local popped = redis.call('ZPOPMIN', KEYS[6])
-  return popped[1] or ''
+  if popped[1] == nil then
+    return {'', 0}
+  end
+  redis.call('HSET', KEYS[4], popped[1], tat)
+  redis.call('PEXPIRE', KEYS[4], math.ceil(tat - now + 3600000))
+  redis.call('SET', KEYS[1], tat + a.interval, 'PX', math.ceil(tat - now + a.interval * 2))
+  return {popped[1], tat}
 end
 
+-- A parked job is woken by promotion, and a broken chain of promotions by REPAIR_SCRIPT; the
+-- fallback only covers a queue without any running worker.
 local function park()
   redis.call('ZADD', KEYS[6], a.parkScore, a.jobId)
   local backlog = redis.call('ZCARD', KEYS[6])
-  return now + (backlog + 2) * a.interval * 2 + a.window
+  return now + math.max(a.parkFallback, (backlog + 2) * a.interval * 2 + a.window)
 end
 
 -- A stopped mailbox parks its jobs, so that a resume can wake them; they also wake by
@@ -72,14 +83,16 @@ if slot < 0 or now > slot + a.lateTolerance then
   redis.call('HDEL', KEYS[4], a.jobId)
   local tat = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), now)
   local best = redis.call('ZRANGE', KEYS[6], 0, 0, 'WITHSCORES')
-  local betterParked = best[1] ~= nil and best[1] ~= a.jobId and tonumber(best[2]) < a.parkScore
+  -- Parked jobs of the same priority and age go first too: a job without a slot only passes
+  -- the parked ones when it is the best of them, or better than all of them.
+  local betterParked = best[1] ~= nil and best[1] ~= a.jobId and tonumber(best[2]) <= a.parkScore
   if tat - now > a.horizon or betterParked then
     local retryAt = park()
-    local promote = ''
+    local promote = {'', 0}
     if tat - now <= a.horizon then
       promote = promoteNext()
     end
-    return {0, retryAt, 'parked', now, promote}
+    return {0, retryAt, 'parked', now, promote[1], promote[2]}
   end
   redis.call('ZREM', KEYS[6], a.jobId)
   slot = tat
@@ -131,6 +144,8 @@ end
 if a.leaseId ~= '' then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
   if redis.call('ZCARD', KEYS[2]) >= a.maxConnections then
+    -- Replicas that keep an idle connection of this mailbox close one when they hear this.
+    redis.call('PUBLISH', a.leaseChannel, a.mailbox)
     redis.call('HSET', KEYS[4], a.jobId, now)
     redis.call('PEXPIRE', KEYS[4], 3600000)
     return {0, now + a.connectionWait, 'connections', now, ''}
@@ -144,7 +159,88 @@ redis.call('ZADD', KEYS[5], now, a.jobId)
 redis.call('PEXPIRE', KEYS[5], a.window * 2)
 redis.call('HINCRBY', KEYS[7], bucket, a.recipients)
 redis.call('PEXPIRE', KEYS[7], a.recipientWindow + a.bucket)
-return {1, now, 'ok', now, promoteNext()}
+local promote = promoteNext()
+return {1, now, 'ok', now, promote[1], promote[2]}
+end
+`;
+
+/** The gate decision on its own. KEYS and ARGV as for `decide()` above. */
+export const ACQUIRE_SCRIPT = `${REDIS_NOW}
+local a = cjson.decode(ARGV[1])
+${DECIDE}
+return decide()
+`;
+
+/**
+ * The gate decision, the submission claim and the 'sending' status in one step: the first
+ * round trip of every send. A message whose submission record exists (sent, in flight
+ * elsewhere, or of unknown outcome) takes no slot and no lease.
+ *
+ * KEYS 1 to 7 as for ACQUIRE_SCRIPT, 8 submission record (keyed by Message-ID), 9 status record.
+ * ARGV: 1 JSON object with the fields of ACQUIRE_SCRIPT and `clientNow`, `owner`, `claimUntil`,
+ * `submissionTtl`, `statusTtl`, `messageId` (`clientNow` and `claimUntil` are on the worker's
+ * clock, as the claim's renewals are).
+ *
+ * Returns what ACQUIRE_SCRIPT returns, or {2, kind, detail, now, ''} for an existing submission
+ * record (and no job to wake), where kind is 'sent' (detail: the reply), 'unknown', 'busy' or 'abandoned' (detail:
+ * the claim's expiry).
+ */
+export const BEGIN_SEND_SCRIPT = `${REDIS_NOW}
+local a = cjson.decode(ARGV[1])
+local existing = redis.call('HGET', KEYS[8], 'state')
+if existing == 'sent' then
+  return {2, 'sent', redis.call('HGET', KEYS[8], 'reply') or '', now, '', 0}
+elseif existing == 'unknown' then
+  return {2, 'unknown', '', now, '', 0}
+elseif existing then
+  local untilMs = redis.call('HGET', KEYS[8], 'until') or '0'
+  local kind = 'abandoned'
+  if tonumber(untilMs) > a.clientNow then
+    kind = 'busy'
+  end
+  return {2, kind, untilMs, now, '', 0}
+end
+${DECIDE}
+local result = decide()
+if result[1] == 1 then
+  redis.call('HSET', KEYS[8], 'state', 'inflight', 'owner', a.owner, 'until', a.claimUntil)
+  redis.call('PEXPIRE', KEYS[8], a.submissionTtl)
+  redis.call('HSET', KEYS[9], 'state', 'sending', 'mailbox', a.mailbox, 'messageId', a.messageId)
+  redis.call('HDEL', KEYS[9], 'waitReason', 'nextAttemptAt')
+  redis.call('PEXPIRE', KEYS[9], a.statusTtl)
+end
+return result
+`;
+
+/**
+ * The last round trip of a send the server accepted: the submission record becomes 'sent', the
+ * send moves to its acceptance time in the rate log and recipient buckets (as ACCEPTED_SCRIPT
+ * does), and the status record becomes 'sent'.
+ *
+ * KEYS: 1 rate log, 2 recipient buckets, 3 submission record, 4 status record.
+ * ARGV: 1 JSON object: jobId, recipients, grantedAt (-1 when the send held no grant), bucket,
+ * reply, sentAt, rejected (a JSON array as a string, or ''), submissionTtl, statusTtl.
+ */
+export const FINISH_SEND_SCRIPT = `${REDIS_NOW}
+local a = cjson.decode(ARGV[1])
+redis.call('HSET', KEYS[3], 'state', 'sent', 'reply', a.reply)
+redis.call('PEXPIRE', KEYS[3], a.submissionTtl)
+if a.grantedAt >= 0 then
+  redis.call('ZADD', KEYS[1], 'XX', now, a.jobId)
+  local granted = math.floor(a.grantedAt / a.bucket)
+  local accepted = math.floor(now / a.bucket)
+  if a.recipients > 0 and accepted ~= granted and redis.call('HEXISTS', KEYS[2], granted) == 1 then
+    redis.call('HINCRBY', KEYS[2], granted, -a.recipients)
+    redis.call('HINCRBY', KEYS[2], accepted, a.recipients)
+  end
+end
+redis.call('HSET', KEYS[4], 'state', 'sent', 'sentAt', a.sentAt, 'reply', a.reply)
+if a.rejected ~= '' then
+  redis.call('HSET', KEYS[4], 'rejectedRecipients', a.rejected)
+end
+redis.call('HDEL', KEYS[4], 'waitReason', 'nextAttemptAt')
+redis.call('PEXPIRE', KEYS[4], a.statusTtl)
+return now
 `;
 
 /**
@@ -178,6 +274,50 @@ if recipients > 0 and redis.call('HEXISTS', KEYS[2], granted) == 1 then
   redis.call('HINCRBY', KEYS[2], granted, -recipients)
 end
 return 1
+`;
+
+/**
+ * Restarts the chain of promotions of mailboxes where it broke. Normally each grant wakes the
+ * next parked job; a woken job that never comes back (cancelled, or its wake failed) ends the
+ * chain. For each mailbox this finds parked jobs, a healthy state, no slot handed out within
+ * the last interval and no reservation still in use, and then wakes the best parked job with a
+ * slot reserved now.
+ *
+ * KEYS: per mailbox, 4 keys in this order: next slot, health, reservations, parked.
+ * ARGV: 1 JSON array with one {interval, window} per mailbox, in the order of KEYS.
+ * Returns a flat list: job id, reserved slot, job id, reserved slot, ... and then now.
+ */
+export const REPAIR_SCRIPT = `${REDIS_NOW}
+local mailboxes = cjson.decode(ARGV[1])
+local woken = {}
+for index, m in ipairs(mailboxes) do
+  local base = (index - 1) * 4
+  local tatKey, healthKey, reservationsKey, parkedKey =
+    KEYS[base + 1], KEYS[base + 2], KEYS[base + 3], KEYS[base + 4]
+  if redis.call('ZCARD', parkedKey) > 0 then
+    local tat = tonumber(redis.call('GET', tatKey) or '0')
+    local state = redis.call('HGET', healthKey, 'state')
+    local untilMs = tonumber(redis.call('HGET', healthKey, 'until') or '0')
+    local healthy = not state or state == 'healthy' or (untilMs > 0 and untilMs <= now)
+    local live = false
+    local reservations = redis.call('HVALS', reservationsKey)
+    for _, slot in ipairs(reservations) do
+      if tonumber(slot) >= now - m.window then
+        live = true
+      end
+    end
+    if healthy and not live and tat < now - m.interval then
+      local popped = redis.call('ZPOPMIN', parkedKey)
+      redis.call('HSET', reservationsKey, popped[1], now)
+      redis.call('PEXPIRE', reservationsKey, 3600000)
+      redis.call('SET', tatKey, now + m.interval, 'PX', math.ceil(m.interval * 2))
+      table.insert(woken, popped[1])
+      table.insert(woken, now)
+    end
+  end
+end
+table.insert(woken, now)
+return woken
 `;
 
 /**

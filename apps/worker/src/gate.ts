@@ -5,14 +5,56 @@ import {
   ACCEPTED_SCRIPT,
   ACQUIRE_SCRIPT,
   BEGIN_AUTH_SCRIPT,
+  BEGIN_SEND_SCRIPT,
+  FINISH_SEND_SCRIPT,
   LEASE_SCRIPT,
   REFUND_SCRIPT,
   RENEW_SCRIPT,
+  REPAIR_SCRIPT,
 } from './gate-scripts.js';
 
+/** A parked job to wake, and when its reserved slot comes (this process's clock). */
+export interface Promotion {
+  jobId: string;
+  atMs: number;
+}
+
 export type GateDecision =
-  | { allowed: true; grantedAtMs: number; promoteJobId?: string }
-  | { allowed: false; retryAtMs: number; reason: string; promoteJobId?: string };
+  | { allowed: true; grantedAtMs: number; promote?: Promotion }
+  | { allowed: false; retryAtMs: number; reason: string; promote?: Promotion };
+
+/** The submission record that a send's first step found for its message. */
+export type ExistingSubmission =
+  | { kind: 'sent'; reply: string }
+  | { kind: 'unknown' }
+  | { kind: 'busy'; untilMs: number }
+  | { kind: 'abandoned'; untilMs: number };
+
+export type BeginDecision = GateDecision | { allowed: false; existing: ExistingSubmission };
+
+/** The submission claim and status record that `beginSend` writes when the gate lets a job in. */
+export interface SendClaim {
+  messageId: string;
+  /** Identifies this attempt; only the owner may renew the claim. */
+  owner: string;
+  /** How long the claim lasts without renewal, in ms. */
+  claimMs: number;
+  submissionTtlMs: number;
+  statusTtlMs: number;
+}
+
+/** The outcome of an accepted send, as `finishSend` records it. */
+export interface AcceptedSend {
+  jobId: string;
+  messageId: string;
+  recipients: number;
+  /** The gate's grant time (Redis clock), or undefined when the send held no grant. */
+  grantedAtMs: number | undefined;
+  reply: string;
+  rejectedRecipients: string[];
+  submissionTtlMs: number;
+  statusTtlMs: number;
+}
 
 export interface GateRequest {
   jobId: string;
@@ -29,6 +71,9 @@ const PRIORITY_TIERS = { high: 0, normal: 1, low: 2 } as const;
 const TIER_SPAN = 1e13;
 // The recipient window is counted in this many buckets (10 minutes each for 24 hours).
 const RECIPIENT_BUCKETS = 144;
+// The latest a parked job wakes by itself. Promotions wake it, and a broken chain of promotions
+// is restarted by repairPromotions, so this only matters when no worker runs at all.
+const PARK_FALLBACK_MS = 15 * 60_000;
 // How long one successful AUTH lets connections of a mailbox authenticate without a probe.
 const AUTH_VERIFIED_TTL_MS = 10 * 60_000;
 
@@ -51,9 +96,14 @@ export interface GateOptions {
 }
 
 interface GateCommands {
-  postroomAcquire(...args: (string | number)[]): Promise<[number, number, string, number, string]>;
+  postroomAcquire(...args: (string | number)[]): Promise<(number | string)[]>;
   postroomAccepted(...args: (string | number)[]): Promise<number>;
+  postroomBeginSend(
+    ...args: (string | number)[]
+  ): Promise<[number, string, string, number, string]>;
+  postroomFinishSend(...args: (string | number)[]): Promise<number>;
   postroomRefund(...args: (string | number)[]): Promise<number>;
+  postroomRepair(...args: (string | number)[]): Promise<(string | number)[]>;
   postroomBeginAuth(...args: (string | number)[]): Promise<string>;
   postroomLease(...args: (string | number)[]): Promise<number>;
   postroomRenew(...args: (string | number)[]): Promise<number>;
@@ -71,7 +121,11 @@ export class MailboxGate {
   constructor(redis: RedisConnection, keys: PostroomKeys, options: GateOptions) {
     redis.defineCommand('postroomAcquire', { numberOfKeys: 7, lua: ACQUIRE_SCRIPT });
     redis.defineCommand('postroomAccepted', { numberOfKeys: 2, lua: ACCEPTED_SCRIPT });
+    redis.defineCommand('postroomBeginSend', { numberOfKeys: 9, lua: BEGIN_SEND_SCRIPT });
+    redis.defineCommand('postroomFinishSend', { numberOfKeys: 4, lua: FINISH_SEND_SCRIPT });
     redis.defineCommand('postroomRefund', { numberOfKeys: 2, lua: REFUND_SCRIPT });
+    // The number of keys depends on the mailboxes and comes first in each call.
+    redis.defineCommand('postroomRepair', { lua: REPAIR_SCRIPT });
     redis.defineCommand('postroomBeginAuth', { numberOfKeys: 3, lua: BEGIN_AUTH_SCRIPT });
     redis.defineCommand('postroomLease', { numberOfKeys: 1, lua: LEASE_SCRIPT });
     redis.defineCommand('postroomRenew', { numberOfKeys: 1, lua: RENEW_SCRIPT });
@@ -84,6 +138,10 @@ export class MailboxGate {
     return this.#options.leaseTtlMs;
   }
 
+  get connectionWaitMs(): number {
+    return this.#options.connectionWaitMs;
+  }
+
   /** Creates an id for a new connection lease. */
   newLeaseId(): string {
     return randomUUID();
@@ -92,13 +150,96 @@ export class MailboxGate {
   /**
    * Asks to submit one job now. Pass `leaseId` to take a new connection lease as well, or ''
    * when the caller already holds an open connection for this mailbox. A returned
-   * `promoteJobId` names a parked job that should be woken now.
+   * `promote` names a parked job to wake, with the time of the slot reserved for it.
    */
   async acquire(mailbox: MailboxConfig, request: GateRequest): Promise<GateDecision> {
     const keys = this.#keys.mailbox(mailbox.address);
-    const limits = mailbox.limits;
-    const interval = (limits.rateWindowMs + this.#options.rateGuardMs) / limits.messagesPerWindow;
+    const reply = await this.#redis.postroomAcquire(
+      ...this.#gateKeys(keys),
+      JSON.stringify(this.#gateArgs(mailbox, request)),
+    );
+    return this.#decision(reply);
+  }
+
+  /**
+   * Runs the first step of a send in one round trip. When the message has no submission record
+   * yet, the gate decides as in `acquire`. If it allows the send, this claims the submission and
+   * sets the status to `sending`. A message with a record gets `existing` and no slot.
+   */
+  async beginSend(
+    mailbox: MailboxConfig,
+    request: GateRequest,
+    claim: SendClaim,
+  ): Promise<BeginDecision> {
+    const keys = this.#keys.mailbox(mailbox.address);
     const args = {
+      ...this.#gateArgs(mailbox, request),
+      clientNow: Date.now(),
+      owner: claim.owner,
+      claimUntil: Date.now() + claim.claimMs,
+      submissionTtl: claim.submissionTtlMs,
+      statusTtl: claim.statusTtlMs,
+      messageId: claim.messageId,
+    };
+    const reply = await this.#redis.postroomBeginSend(
+      ...this.#gateKeys(keys),
+      this.#keys.submission(claim.messageId),
+      this.#keys.status(request.jobId),
+      JSON.stringify(args),
+    );
+    if (Number(reply[0]) !== 2) return this.#decision(reply);
+    const kind = String(reply[1]);
+    const detail = String(reply[2]);
+    if (kind === 'sent') return { allowed: false, existing: { kind, reply: detail } };
+    if (kind === 'busy' || kind === 'abandoned')
+      return { allowed: false, existing: { kind, untilMs: Number(detail) } };
+    return { allowed: false, existing: { kind: 'unknown' } };
+  }
+
+  /**
+   * Records an accepted send in one round trip: sets the submission record and the status to
+   * `sent`, and moves the send to its acceptance time as `markAccepted` does.
+   */
+  async finishSend(mailbox: MailboxConfig, sent: AcceptedSend): Promise<void> {
+    const keys = this.#keys.mailbox(mailbox.address);
+    const args = {
+      jobId: sent.jobId,
+      recipients: sent.recipients,
+      grantedAt: sent.grantedAtMs ?? -1,
+      bucket: mailbox.limits.recipientWindowMs / RECIPIENT_BUCKETS,
+      reply: sent.reply,
+      sentAt: new Date().toISOString(),
+      rejected: sent.rejectedRecipients.length > 0 ? JSON.stringify(sent.rejectedRecipients) : '',
+      submissionTtl: sent.submissionTtlMs,
+      statusTtl: sent.statusTtlMs,
+    };
+    await this.#redis.postroomFinishSend(
+      keys.rateLog,
+      keys.recipients,
+      this.#keys.submission(sent.messageId),
+      this.#keys.status(sent.jobId),
+      JSON.stringify(args),
+    );
+  }
+
+  #gateKeys(keys: ReturnType<PostroomKeys['mailbox']>): string[] {
+    return [
+      keys.nextSlot,
+      keys.leases,
+      keys.health,
+      keys.reservations,
+      keys.rateLog,
+      keys.parked,
+      keys.recipients,
+    ];
+  }
+
+  #gateArgs(mailbox: MailboxConfig, request: GateRequest) {
+    const limits = mailbox.limits;
+    const interval = this.#interval(mailbox);
+    return {
+      mailbox: mailbox.address,
+      leaseChannel: this.#keys.leaseWanted,
       jobId: request.jobId,
       leaseId: request.leaseId,
       recipients: request.recipients,
@@ -117,22 +258,31 @@ export class MailboxGate {
       maxConnections: limits.maxConnections,
       leaseTtl: this.#options.leaseTtlMs,
       connectionWait: this.#options.connectionWaitMs,
+      parkFallback: PARK_FALLBACK_MS,
     };
-    const [allowed, retryAtMs, reason, redisNowMs, promote] = await this.#redis.postroomAcquire(
-      keys.nextSlot,
-      keys.leases,
-      keys.health,
-      keys.reservations,
-      keys.rateLog,
-      keys.parked,
-      keys.recipients,
-      JSON.stringify(args),
-    );
-    const promoteJobId = promote ? { promoteJobId: promote } : {};
-    if (allowed === 1) return { allowed: true, grantedAtMs: Number(redisNowMs), ...promoteJobId };
-    // Convert from Redis's clock to this process's clock, which BullMQ's delays use.
-    const localRetryAtMs = Date.now() + (Number(retryAtMs) - Number(redisNowMs));
-    return { allowed: false, retryAtMs: localRetryAtMs, reason, ...promoteJobId };
+  }
+
+  // Time between send slots: the rate window, widened by the guard, over the messages it allows.
+  #interval(mailbox: MailboxConfig): number {
+    const { rateWindowMs, messagesPerWindow } = mailbox.limits;
+    return (rateWindowMs + this.#options.rateGuardMs) / messagesPerWindow;
+  }
+
+  #decision(reply: (number | string)[]): GateDecision {
+    const [allowed, retryAtMs, reason, redisNowMs, promoteJobId, promoteSlotMs] = reply;
+    // Converts from Redis's clock to this process's clock, which BullMQ's delays use.
+    const offsetMs = Date.now() - Number(redisNowMs);
+    const promote = promoteJobId
+      ? { promote: { jobId: String(promoteJobId), atMs: Number(promoteSlotMs) + offsetMs } }
+      : {};
+    if (Number(allowed) === 1)
+      return { allowed: true, grantedAtMs: Number(redisNowMs), ...promote };
+    return {
+      allowed: false,
+      retryAtMs: Number(retryAtMs) + offsetMs,
+      reason: String(reason),
+      ...promote,
+    };
   }
 
   /**
@@ -159,6 +309,34 @@ export class MailboxGate {
     if (succeeded) pipeline.set(keys.authVerified, '1', 'PX', AUTH_VERIFIED_TTL_MS);
     else pipeline.del(keys.authVerified);
     await pipeline.exec();
+  }
+
+  /**
+   * Wakes the best parked job of each mailbox whose chain of promotions broke (see
+   * REPAIR_SCRIPT). Returns the jobs to wake, with their reserved slots on this process's clock.
+   */
+  async repairPromotions(mailboxes: MailboxConfig[]): Promise<Promotion[]> {
+    if (mailboxes.length === 0) return [];
+    const keys = mailboxes.flatMap((mailbox) => {
+      const mailboxKeys = this.#keys.mailbox(mailbox.address);
+      return [
+        mailboxKeys.nextSlot,
+        mailboxKeys.health,
+        mailboxKeys.reservations,
+        mailboxKeys.parked,
+      ];
+    });
+    const args = mailboxes.map((mailbox) => ({
+      interval: this.#interval(mailbox),
+      window: mailbox.limits.rateWindowMs,
+    }));
+    const reply = await this.#redis.postroomRepair(keys.length, ...keys, JSON.stringify(args));
+    const offsetMs = Date.now() - Number(reply.at(-1));
+    const woken: Promotion[] = [];
+    for (let index = 0; index + 1 < reply.length; index += 2) {
+      woken.push({ jobId: String(reply[index]), atMs: Number(reply[index + 1]) + offsetMs });
+    }
+    return woken;
   }
 
   /** Parks a job that waits for a stopped mailbox, so that a resume wakes it. */

@@ -6,11 +6,11 @@ import {
   parseEnhancedCode,
   recipientsOf,
 } from '@postroom/core';
-import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { MailboxConfig, WorkerConfig } from './config.js';
 import { type FailureContext, FailurePolicy } from './failure-policy.js';
-import type { MailboxGate } from './gate.js';
+import type { MailboxGate, SendClaim } from './gate.js';
 import { GraphFailure } from './graph/classify.js';
 import type { GraphSender } from './graph/sender.js';
 import type { SubmissionGuard } from './guard.js';
@@ -54,6 +54,7 @@ export interface ProcessorDeps {
 export class SendProcessor {
   readonly #deps: ProcessorDeps;
   readonly #failures: FailurePolicy;
+  #shortWaiters = 0;
 
   constructor(deps: ProcessorDeps) {
     this.#deps = deps;
@@ -97,58 +98,136 @@ export class SendProcessor {
       );
     }
 
-    const pooled = await this.#acquire(context, mailbox, deadline);
-    return this.#submit(context, mailbox, pooled);
+    const claim: SendClaim = {
+      messageId: payload.messageId,
+      owner: `${this.#deps.config.instanceId}/${jobId}/${Date.now()}`,
+      claimMs: this.#deps.config.lockDurationMs,
+      submissionTtlMs: this.#deps.config.submissionRecordTtlMs,
+      statusTtlMs: this.#deps.config.recordRetentionMs,
+    };
+    const begun = await this.#begin(context, mailbox, deadline, claim);
+    if ('result' in begun) return begun.result;
+    return this.#submit(context, mailbox, begun.connection, claim.owner);
   }
 
-  // Waits at the gate (by throwing DelayedError) or returns a connection for this mailbox.
-  async #acquire(
+  // Passes the gate and claims the submission, or waits (by throwing DelayedError). When every
+  // connection of the mailbox is busy and this process has some of them, the job passes the
+  // gate without a new lease. It then takes the first of them to come free, instead of going
+  // back to the delayed set, so the connection does not wait while the job's Redis work runs.
+  async #begin(
     context: FailureContext,
     mailbox: MailboxConfig,
     deadline: number,
-  ): Promise<PooledSession | string> {
+    claim: SendClaim,
+  ): Promise<{ connection: PooledSession | string } | { result: SendResult }> {
     const { gate, pool } = this.#deps;
     // A Graph request holds a lease only while it runs; there are no connections to reuse.
-    const idle = mailbox.transport === 'smtp' ? pool.takeIdle(mailbox) : undefined;
-    const leaseId = idle ? '' : gate.newLeaseId();
-    const decision = await gate.acquire(mailbox, {
-      jobId: context.jobId,
-      leaseId,
-      recipients: recipientsOf(context.payload.message).length,
-      priority: context.payload.message.priority,
-      enqueuedAtMs: context.payload.enqueuedAtMs,
-    });
-    if (decision.promoteJobId) void this.#deps.promoter.promote(decision.promoteJobId);
-
-    if (!decision.allowed) {
-      if (idle) pool.release(idle);
-      return this.#failures.wait(context, decision.retryAtMs, decision.reason, deadline);
+    const smtp = mailbox.transport === 'smtp';
+    const priority = context.payload.message.priority;
+    let idle = smtp ? pool.takeIdle(mailbox) : undefined;
+    let reuse =
+      idle !== undefined || (smtp && pool.openCount(mailbox) >= mailbox.limits.maxConnections);
+    let shortWaits = 0;
+    for (let call = 1; ; call++) {
+      const leaseId = reuse ? '' : gate.newLeaseId();
+      const decision = await gate.beginSend(
+        mailbox,
+        {
+          jobId: context.jobId,
+          leaseId,
+          recipients: recipientsOf(context.payload.message).length,
+          priority,
+          enqueuedAtMs: context.payload.enqueuedAtMs,
+        },
+        claim,
+      );
+      if ('existing' in decision) {
+        if (idle) pool.release(idle);
+        return { result: await this.#failures.onExistingClaim(context, decision.existing) };
+      }
+      if (decision.promote) void this.#deps.promoter.wake(decision.promote);
+      if (!decision.allowed) {
+        // All leases are taken, some by this process: pass the gate again to share them.
+        const busyHere = decision.reason === 'connections' && pool.busyCount(mailbox) > 0;
+        if (!reuse && busyHere && call === 1) {
+          reuse = true;
+          continue;
+        }
+        if (idle) pool.release(idle);
+        idle = undefined;
+        if (this.#mayWaitShortly(decision.reason, decision.retryAtMs) && shortWaits < 2) {
+          shortWaits += 1;
+          await this.#waitShortly(decision.retryAtMs);
+          idle = smtp ? pool.takeIdle(mailbox) : undefined;
+          reuse =
+            idle !== undefined ||
+            (smtp && pool.openCount(mailbox) >= mailbox.limits.maxConnections);
+          continue;
+        }
+        return this.#failures.wait(context, decision.retryAtMs, decision.reason, deadline);
+      }
+      context.grantedAtMs = decision.grantedAtMs;
+      if (!reuse) return { connection: leaseId };
+      if (idle) return { connection: idle };
+      const handed = await this.#takeFreedConnection(mailbox, priority);
+      if (handed) return { connection: handed };
+      // Nothing came free in time: give the grant and the claim back and wait in the queue.
+      await this.#refund(context, mailbox);
+      await this.#deps.guard.release(context.payload.messageId);
+      return this.#failures.wait(
+        context,
+        Date.now() + this.#deps.gate.connectionWaitMs,
+        'connections',
+        deadline,
+      );
     }
-    context.grantedAtMs = decision.grantedAtMs;
-    return idle ?? leaseId;
+  }
+
+  // A slot that comes within SHORT_WAIT_MS is waited for here: a trip through the delayed set
+  // costs more Redis work and often comes back tens of ms late, which leaves the slot unused for
+  // that long. At most half of the concurrency waits like this, so other mailboxes keep going.
+  #mayWaitShortly(reason: string, retryAtMs: number): boolean {
+    return (
+      reason === 'rate_limit' &&
+      retryAtMs - Date.now() <= SHORT_WAIT_MS &&
+      this.#shortWaiters < Math.floor(this.#deps.config.concurrency / 2)
+    );
+  }
+
+  async #waitShortly(untilMs: number): Promise<void> {
+    this.#shortWaiters += 1;
+    try {
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, untilMs - Date.now())));
+    } finally {
+      this.#shortWaiters -= 1;
+    }
+  }
+
+  // Waits for a connection of the mailbox that a job of this process is using, or for one of
+  // them to close so that a new lease can be taken.
+  async #takeFreedConnection(
+    mailbox: MailboxConfig,
+    priority: 'high' | 'normal' | 'low',
+  ): Promise<PooledSession | string | undefined> {
+    const outcome = await this.#deps.pool.waitForRelease(
+      mailbox,
+      priority,
+      LOCAL_CONNECTION_WAIT_MS,
+    );
+    if (typeof outcome !== 'string') return outcome;
+    if (outcome === 'timeout') return undefined;
+    const leaseId = this.#deps.gate.newLeaseId();
+    return (await this.#deps.gate.takeLease(mailbox, leaseId)) ? leaseId : undefined;
   }
 
   async #submit(
     context: FailureContext,
     mailbox: MailboxConfig,
     connection: PooledSession | string,
+    owner: string,
   ): Promise<SendResult> {
-    const { guard, status, config, pool } = this.#deps;
-    const { payload, jobId } = context;
-    const owner = `${config.instanceId}/${jobId}/${Date.now()}`;
-    const claim = await guard.claim(payload.messageId, owner, Date.now() + config.lockDurationMs);
-
-    if (claim.kind !== 'claimed') {
-      await this.#returnConnection(mailbox, connection);
-      await this.#refund(context, mailbox);
-      return this.#failures.onExistingClaim(context, claim);
-    }
-
-    await status.update(jobId, {
-      state: 'sending',
-      mailbox: mailbox.address,
-      messageId: payload.messageId,
-    });
+    const { guard, config, pool } = this.#deps;
+    const { payload } = context;
     const started = performance.now();
     // Renewed like the job lock, so the claim lapses soon after this process dies or stalls.
     const heartbeat = setInterval(() => {
@@ -159,14 +238,14 @@ export class SendProcessor {
       if (mailbox.transport === 'graph') {
         const result = await this.#sendWithGraph(mailbox, payload, connection);
         this.#observe(mailbox, 'sent', started);
-        return await this.#failures.complete(context, result);
+        return await this.#failures.complete(context, mailbox, result);
       }
       pooled = typeof connection === 'string' ? await this.#open(mailbox, connection) : connection;
       const rendered = await renderMessage(payload, recipientsOf(payload.message));
       const result = await pooled.session.submit(rendered.envelope, rendered.raw);
       pool.release(pooled);
       this.#observe(mailbox, 'sent', started);
-      return await this.#failures.complete(context, result);
+      return await this.#failures.complete(context, mailbox, result);
     } catch (error) {
       if (pooled) void pool.discard(pooled);
       else if (typeof connection === 'string')
@@ -293,14 +372,6 @@ export class SendProcessor {
     return this.#deps.graph.send(mailbox, payload, leaseId);
   }
 
-  async #returnConnection(
-    mailbox: MailboxConfig,
-    connection: PooledSession | string,
-  ): Promise<void> {
-    if (typeof connection === 'string') await this.#deps.gate.releaseLease(mailbox, connection);
-    else this.#deps.pool.release(connection);
-  }
-
   #maxSendMs(): number {
     const { connectionTimeoutMs, greetingTimeoutMs, socketTimeoutMs } = this.#deps.config.smtp;
     return connectionTimeoutMs + greetingTimeoutMs + 3 * socketTimeoutMs;
@@ -313,6 +384,13 @@ export class SendProcessor {
     );
   }
 }
+
+// How long a job waits in this process for one of its busy connections to the same mailbox
+// before it goes back to the delayed set. A transaction normally takes milliseconds.
+const LOCAL_CONNECTION_WAIT_MS = 1000;
+
+// Maximum wait for a send slot that a job spends in this process rather than in the queue.
+const SHORT_WAIT_MS = 500;
 
 // Another connection is checking that this mailbox can authenticate; retry after this long.
 const AUTH_PROBE_WAIT_MS = 250;

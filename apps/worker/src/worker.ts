@@ -12,7 +12,7 @@ import {
 import { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { AppConfig, WorkerConfig } from './config.js';
+import type { AppConfig, MailboxConfig, WorkerConfig } from './config.js';
 import { MailboxGate } from './gate.js';
 import { createGraphSender } from './graph/create.js';
 import type { GraphSender } from './graph/sender.js';
@@ -45,6 +45,7 @@ export interface PostroomWorker {
 const CONNECTION_LEASE_TTL_MS = 30_000;
 const CONNECTION_WAIT_MS = 250;
 const DEAD_LETTER_CLEAN_INTERVAL_MS = 10 * 60_000;
+const PROMOTION_REPAIR_INTERVAL_MS = 1000;
 const FORCED_CLOSE_WAIT_MS = 1000;
 const DEAD_LETTER_CLEAN_BATCH = 1000;
 
@@ -59,7 +60,11 @@ export async function startWorker(
   logEffectiveConfig(logger, config);
 
   // Commands wait through a Redis outage instead of failing, so no outcome is lost on the way.
-  const redis = connectRedis(config.redisUrl, { maxRetriesPerRequest: null, lazyConnect: true });
+  const redis = connectRedis(config.redisUrl, {
+    maxRetriesPerRequest: null,
+    lazyConnect: true,
+    enableAutoPipelining: true,
+  });
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   await redis.connect();
   await checkEvictionPolicy(redis, logger, metrics, config.allowEviction);
@@ -73,7 +78,7 @@ export async function startWorker(
   });
   const pool = new SessionPool(
     gate,
-    config.connectionIdleMs,
+    { idleMs: config.connectionIdleMs, maxIdle: config.maxIdleConnections },
     logger.child({ component: 'smtp-pool' }),
     metrics,
   );
@@ -94,6 +99,7 @@ export async function startWorker(
     logger.child({ component: 'graph' }),
   );
   const queue = new Queue<JobPayload>(config.queueName, { connection: redis, prefix: KEY_PREFIX });
+  const promoter = new JobPromoter(queue, logger.child({ component: 'promoter' }));
   const processor = new SendProcessor({
     config,
     directory: new MailboxDirectory(config.mailboxes),
@@ -111,13 +117,19 @@ export async function startWorker(
       socketTimeoutMs: config.smtp.socketTimeoutMs,
     },
     ...(graph ? { graph } : {}),
-    promoter: new JobPromoter(queue, logger.child({ component: 'promoter' })),
+    promoter,
     metrics,
     logger: logger.child({ component: 'processor' }),
   });
 
   const connection = connectRedis(config.redisUrl, { maxRetriesPerRequest: null });
   connection.on('error', () => {});
+  // The gate publishes a mailbox here when all of its leases are taken. An idle connection of
+  // that mailbox in this process then closes, instead of keeping its lease until it idles out.
+  const subscriber = connectRedis(config.redisUrl, { maxRetriesPerRequest: null });
+  subscriber.on('error', () => {});
+  subscriber.on('message', (_channel: string, address: string) => pool.yieldIdle(address));
+  await subscriber.subscribe(keys.leaseWanted);
   const worker = new Worker<JobPayload>(
     config.queueName,
     (job, token) => processor.process(job, token),
@@ -150,6 +162,7 @@ export async function startWorker(
     logger.child({ component: 'http' }),
   );
   const retention = scheduleDeadLetterCleanup(queue, config.recordRetentionMs, logger);
+  const repair = schedulePromotionRepair(gate, promoter, config.mailboxes, logger);
   void worker.run();
   logger.info({ httpPort: (server.address() as AddressInfo).port }, 'worker started');
 
@@ -161,6 +174,7 @@ export async function startWorker(
     close: () => {
       closing = true;
       clearInterval(retention);
+      clearInterval(repair);
       closed ??= shutdown({
         worker,
         pool,
@@ -168,6 +182,7 @@ export async function startWorker(
         queue,
         redis,
         connection,
+        subscriber,
         server,
         logger,
         timeoutMs: config.shutdownTimeoutMs,
@@ -184,6 +199,7 @@ interface Resources {
   queue: Queue;
   redis: RedisConnection;
   connection: RedisConnection;
+  subscriber: RedisConnection;
   server: Server;
   logger: Logger;
   timeoutMs: number;
@@ -192,7 +208,8 @@ interface Resources {
 // Order: stop fetching and drain, close SMTP connections (frees Exchange's connection slots) and
 // Graph's idle connections, then the queue, Redis and the HTTP server.
 async function shutdown(resources: Resources): Promise<void> {
-  const { worker, pool, graph, queue, redis, connection, server, logger, timeoutMs } = resources;
+  const { worker, pool, graph, queue, redis, connection, subscriber, server, logger, timeoutMs } =
+    resources;
   logger.info({ timeoutMs }, 'shutting down: draining in-flight sends');
   const drained = await Promise.race([
     worker.close().then(() => true),
@@ -214,9 +231,38 @@ async function shutdown(resources: Resources): Promise<void> {
   await pool.close();
   graph?.close();
   await queue.close();
-  await Promise.allSettled([redis.quit(), connection.quit()]);
+  await Promise.allSettled([redis.quit(), connection.quit(), subscriber.quit()]);
   await new Promise<void>((resolve) => server.close(() => resolve()));
   logger.info('worker stopped');
+}
+
+// Restarts broken chains of promotions (see MailboxGate.repairPromotions) every
+// PROMOTION_REPAIR_INTERVAL_MS; a round still running when the next is due is not doubled.
+function schedulePromotionRepair(
+  gate: MailboxGate,
+  promoter: JobPromoter,
+  mailboxes: MailboxConfig[],
+  logger: Logger,
+): NodeJS.Timeout {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    gate
+      .repairPromotions(mailboxes)
+      .then((woken) => {
+        for (const promotion of woken) {
+          logger.debug({ jobId: promotion.jobId }, 'restarting the promotions of a mailbox');
+          void promoter.wake(promotion);
+        }
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'promotion repair failed'))
+      .finally(() => {
+        running = false;
+      });
+  }, PROMOTION_REPAIR_INTERVAL_MS);
+  timer.unref();
+  return timer;
 }
 
 // Removes dead letters older than the retention, a bounded batch at a time.

@@ -20,7 +20,12 @@ export function postroomKeys(queueName: string) {
     idempotency: (key: string) => `${base}:idem:${key}`,
     /** Hash: the delivery record of one job (state, reply, attempts, timestamps). */
     status: (jobId: string) => `${base}:status:${jobId}`,
-    /** String set once a submission is accepted by the server, keyed by Message-ID. */
+    /**
+     * Pub/sub channel: the gate publishes a mailbox address on it when a job found all of the
+     * mailbox's connection leases taken, so that replicas holding idle connections close one.
+     */
+    leaseWanted: `${base}:lease-wanted`,
+    /** Hash: the submission record of one message (state, owner, reply), keyed by Message-ID. */
     submission: (messageId: string) => `${base}:submitted:${messageId}`,
     /** Per-mailbox gate keys: next slot, leases, recipients, health, reservations, rate log. */
     mailbox: (address: string) => ({

@@ -1,14 +1,11 @@
 import {
   connectRedis,
-  KEY_PREFIX,
   type MailboxLimits,
   postroomKeys,
   type RedisConnection,
 } from '@postroom/core';
-import { Job, Queue } from 'bullmq';
 import type { CliEnv } from './index.js';
 
-const RESUME_PROMOTIONS = 3;
 const USAGE = 'usage: postroom mailbox list | pause <address> | resume <address>\n';
 
 /** Lists mailboxes with state, limits and usage, or pauses and resumes one for every worker. */
@@ -35,8 +32,9 @@ export async function runMailbox(env: CliEnv, args: string[]): Promise<number> {
           changedAt: Date.now(),
         });
       } else {
+        // Every worker looks for parked jobs that nobody wakes once a second, so the
+        // mailbox's parked jobs start again within about a second.
         await redis.del(health);
-        await promoteParked(redis, env, address);
       }
       process.stdout.write(
         `${address} ${action === 'pause' ? 'paused' : 'resumed'} for every worker\n`,
@@ -47,21 +45,6 @@ export async function runMailbox(env: CliEnv, args: string[]): Promise<number> {
     return 2;
   } finally {
     redis.disconnect();
-  }
-}
-
-// Wakes the first few parked jobs; each job that then sends wakes the next one.
-async function promoteParked(redis: RedisConnection, env: CliEnv, address: string): Promise<void> {
-  const keys = postroomKeys(env.queueName);
-  const popped = await redis.zpopmin(keys.mailbox(address).parked, RESUME_PROMOTIONS);
-  const queue = new Queue(env.queueName, { connection: redis, prefix: KEY_PREFIX });
-  try {
-    for (let index = 0; index < popped.length; index += 2) {
-      const job = await Job.fromId(queue, popped[index] as string);
-      if (job && (await job.getState()) === 'delayed') await job.promote();
-    }
-  } finally {
-    await queue.close();
   }
 }
 

@@ -1,0 +1,140 @@
+import { connectRedis, EXCHANGE_ONLINE_LIMITS, postroomKeys } from '@postroom/core';
+import { afterAll, beforeEach, expect, inject, test } from 'vitest';
+import type { MailboxConfig } from './config.js';
+import { type GateRequest, MailboxGate, type SendClaim } from './gate.js';
+
+// Provided by the test harness's global set-up, which starts the Redis server.
+declare module 'vitest' {
+  export interface ProvidedContext {
+    redisUrl: string;
+  }
+}
+
+const redis = connectRedis(inject('redisUrl'));
+let keys = postroomKeys('gate-test');
+let gate: MailboxGate;
+// One message a second: slots are 1 s apart, so each test can tell which job has which slot.
+const mailbox = {
+  address: 'gate@contoso.example',
+  limits: { ...EXCHANGE_ONLINE_LIMITS, messagesPerWindow: 60, rateWindowMs: 60_000 },
+} as MailboxConfig;
+let queueIndex = 0;
+
+beforeEach(() => {
+  queueIndex += 1;
+  keys = postroomKeys(`gate-test-${process.pid}-${queueIndex}`);
+  gate = new MailboxGate(redis, keys, {
+    rateGuardMs: 0,
+    leaseTtlMs: 30_000,
+    connectionWaitMs: 250,
+  });
+});
+
+afterAll(() => redis.disconnect());
+
+function request(jobId: string, priority: GateRequest['priority'] = 'normal'): GateRequest {
+  return { jobId, leaseId: '', recipients: 1, priority, enqueuedAtMs: 1000 };
+}
+
+function claim(messageId: string): SendClaim {
+  return {
+    messageId,
+    owner: `test/${messageId}`,
+    claimMs: 30_000,
+    submissionTtlMs: 60_000,
+    statusTtlMs: 60_000,
+  };
+}
+
+test('woken job keeps its reserved slot', async () => {
+  const first = await gate.acquire(mailbox, request('a'));
+  const second = await gate.acquire(mailbox, request('b'));
+  const parked = await gate.acquire(mailbox, request('c'));
+  expect(first.allowed).toBe(true);
+  expect(second).toMatchObject({ allowed: false, reason: 'rate_limit' });
+  expect(parked).toMatchObject({ allowed: false, reason: 'parked' });
+
+  // b's slot comes (moved here to now, with the next slot 1 s on); its grant wakes c with that
+  // next slot.
+  await redis.hset(keys.mailbox(mailbox.address).reservations, 'b', Date.now() - 1);
+  await redis.set(keys.mailbox(mailbox.address).nextSlot, Date.now() + 1000);
+  const granted = await gate.acquire(mailbox, request('b'));
+  expect(granted.allowed).toBe(true);
+  expect(granted.promote?.jobId).toBe('c');
+  expect(await redis.zcard(keys.mailbox(mailbox.address).parked)).toBe(0);
+
+  // A job that comes in first does not take c's slot; c keeps it and is not parked again.
+  const newer = await gate.acquire(mailbox, request('d'));
+  expect(newer).toMatchObject({ allowed: false, reason: 'parked' });
+  const woken = await gate.acquire(mailbox, request('c'));
+  expect(woken).toMatchObject({ allowed: false, reason: 'rate_limit' });
+  if (!woken.allowed) expect(woken.retryAtMs).toBeCloseTo(granted.promote?.atMs ?? 0, -2);
+});
+
+test('repair wakes only broken chains', async () => {
+  const mailboxKeys = keys.mailbox(mailbox.address);
+  await redis.zadd(mailboxKeys.parked, 2, 'normal-job', 1, 'high-job');
+
+  expect(await gate.repairPromotions([mailbox])).toMatchObject([{ jobId: 'high-job' }]);
+  // The woken job's reservation shows the chain is alive again.
+  expect(await gate.repairPromotions([mailbox])).toEqual([]);
+  expect(await redis.zrange(mailboxKeys.parked, 0, -1)).toEqual(['normal-job']);
+
+  // A reservation from long ago no longer counts, but a paused mailbox stays parked.
+  await redis.hset(mailboxKeys.reservations, 'high-job', Date.now() - 120_000);
+  await redis.del(mailboxKeys.nextSlot);
+  await gate.setHealth(mailbox.address, 'paused', 0, 'test');
+  expect(await gate.repairPromotions([mailbox])).toEqual([]);
+  await gate.setHealth(mailbox.address, 'healthy', 0, '');
+  expect(await gate.repairPromotions([mailbox])).toMatchObject([{ jobId: 'normal-job' }]);
+});
+
+test('beginSend and finishSend keep the records', async () => {
+  await redis.hset(keys.submission('<sent@x>'), { state: 'sent', reply: '250 2.0.0 OK' });
+  const existing = await gate.beginSend(mailbox, request('job-1'), claim('<sent@x>'));
+  expect(existing).toEqual({
+    allowed: false,
+    existing: { kind: 'sent', reply: '250 2.0.0 OK' },
+  });
+  expect(await redis.exists(keys.mailbox(mailbox.address).nextSlot)).toBe(0);
+
+  const begun = await gate.beginSend(mailbox, request('job-2'), claim('<new@x>'));
+  expect(begun.allowed).toBe(true);
+  expect(await redis.hget(keys.submission('<new@x>'), 'state')).toBe('inflight');
+  expect(await redis.hgetall(keys.status('job-2'))).toMatchObject({
+    state: 'sending',
+    messageId: '<new@x>',
+    mailbox: mailbox.address,
+  });
+
+  await gate.finishSend(mailbox, {
+    jobId: 'job-2',
+    messageId: '<new@x>',
+    recipients: 1,
+    grantedAtMs: begun.allowed ? begun.grantedAtMs : undefined,
+    reply: '250 2.0.0 queued',
+    rejectedRecipients: [],
+    submissionTtlMs: 60_000,
+    statusTtlMs: 60_000,
+  });
+  expect(await redis.hget(keys.submission('<new@x>'), 'state')).toBe('sent');
+  expect(await redis.hgetall(keys.status('job-2'))).toMatchObject({
+    state: 'sent',
+    reply: '250 2.0.0 queued',
+  });
+  expect(await redis.zscore(keys.mailbox(mailbox.address).rateLog, 'job-2')).not.toBeNull();
+});
+
+test('parked job of equal age goes first', async () => {
+  const mailboxKeys = keys.mailbox(mailbox.address);
+  await gate.acquire(mailbox, request('a'));
+  await gate.acquire(mailbox, request('b'));
+  expect(await gate.acquire(mailbox, request('x'))).toMatchObject({ reason: 'parked' });
+
+  // The slots are free again, and x has not been woken. y, as old as x, must not pass it.
+  await redis.del(mailboxKeys.nextSlot, mailboxKeys.reservations);
+  expect(await gate.acquire(mailbox, request('y'))).toMatchObject({ reason: 'parked' });
+  const granted = await gate.acquire(mailbox, request('x'));
+  expect(granted.allowed).toBe(true);
+  expect(granted.promote?.jobId).toBe('y');
+});
