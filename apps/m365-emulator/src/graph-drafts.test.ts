@@ -194,6 +194,18 @@ describe('Graph drafts and upload sessions', () => {
     expect(emulator.drafts()).toEqual([]);
   });
 
+  it('lists drafts over admin API', async () => {
+    const draftId = await createDraft(OTHER_MAILBOX);
+
+    const listed = await (
+      await fetch(`${emulator.apiUrl}/api/drafts?mailbox=${OTHER_MAILBOX}`)
+    ).json();
+    const none = await (await fetch(`${emulator.apiUrl}/api/drafts?mailbox=${MAILBOX}`)).json();
+
+    expect(listed).toMatchObject([{ id: draftId, mailbox: OTHER_MAILBOX, attachments: [] }]);
+    expect(none).toEqual([]);
+  });
+
   it("hides another mailbox's draft", async () => {
     const draftId = await createDraft(OTHER_MAILBOX);
 
