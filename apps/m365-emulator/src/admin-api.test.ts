@@ -110,6 +110,7 @@ describe('admin API', () => {
       'auth',
       'connections',
       'graphConcurrency',
+      'graphUploadVolume',
       'rate',
       'recipientsPerDay',
       'recipientsPerMessage',

@@ -12,6 +12,7 @@ export type AdminTarget = Pick<
   | 'messages'
   | 'message'
   | 'rawMessage'
+  | 'drafts'
   | 'stats'
   | 'reset'
   | 'revokeTokens'
@@ -23,8 +24,8 @@ export type AdminTarget = Pick<
 /**
  * Plain-HTTP admin API:
  * `GET /api/messages[?mailbox=]`, `GET /api/messages/:id`, `GET /api/messages/:id/raw`,
- * `DELETE /api/messages` (reset), `GET /api/stats`, `POST /api/tokens/revoke`,
- * `GET|POST|DELETE /api/faults` and `GET /healthz`.
+ * `DELETE /api/messages` (reset), `GET /api/drafts[?mailbox=]`, `GET /api/stats`,
+ * `POST /api/tokens/revoke`, `GET|POST|DELETE /api/faults` and `GET /healthz`.
  */
 export class AdminApi {
   readonly #target: AdminTarget;
@@ -55,6 +56,8 @@ export class AdminApi {
       sendJson(response, 200, { status: 'ok' });
     } else if (api === 'api' && resource === 'messages') {
       this.#messages(method, url, id, detail, response);
+    } else if (url.pathname === '/api/drafts' && method === 'GET') {
+      sendJson(response, 200, this.#target.drafts(url.searchParams.get('mailbox') ?? undefined));
     } else if (url.pathname === '/api/stats' && method === 'GET') {
       sendJson(response, 200, this.#target.stats());
     } else if (url.pathname === '/api/tokens/revoke' && method === 'POST') {

@@ -7,6 +7,7 @@ import { createServerCertificate } from './certificate.js';
 import { Directory } from './directory.js';
 import { TimerSet } from './fault-actions.js';
 import { type Fault, FaultRegistry, type FaultSpec } from './faults.js';
+import { DraftStore } from './graph-drafts.js';
 import { GraphEndpoint } from './graph-endpoint.js';
 import { IdentityEndpoint } from './identity-endpoint.js';
 import { LimitTable } from './limits.js';
@@ -17,7 +18,13 @@ import type { SmtpContext } from './smtp-context.js';
 import { SmtpSubmission } from './smtp-submission.js';
 import { StatsRecorder } from './stats.js';
 import { TokenAuthority } from './token-authority.js';
-import type { AcceptedMessage, Emulator, EmulatorOptions, EmulatorStats } from './types.js';
+import type {
+  AcceptedMessage,
+  DraftSummary,
+  Emulator,
+  EmulatorOptions,
+  EmulatorStats,
+} from './types.js';
 
 interface Servers {
   smtp: SmtpSubmission;
@@ -41,6 +48,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
   const settings = resolveSettings(options);
   const rootLogger = options.logger ?? pino({ level: 'silent' });
   const context = await createContext(options, settings, rootLogger.child({ component: 'smtp' }));
+  const drafts = new DraftStore();
 
   const createdStateDir = options.stateDir === undefined;
   const stateDir = options.stateDir ?? (await mkdtemp(path.join(os.tmpdir(), 'm365-emulator-')));
@@ -55,6 +63,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
     const certificate = await createServerCertificate(stateDir, settings.certificateHostnames);
     const emulatorLogger = rootLogger.child({ component: 'emulator' });
     const emulator = new RunningEmulator(settings, context, certificate.caFile, {
+      drafts,
       removeStateDir,
       logger: emulatorLogger,
     });
@@ -68,6 +77,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<Emulator>
         {
           ...context,
           timeUnitMs: settings.timeUnitMs,
+          drafts,
           logger: rootLogger.child({ component: 'graph' }),
         },
         certificate,
@@ -108,6 +118,7 @@ class RunningEmulator implements Emulator {
   graphPort = 0;
   readonly #settings: EmulatorSettings;
   readonly #context: SmtpContext;
+  readonly #drafts: DraftStore;
   readonly #removeStateDir: () => Promise<void>;
   readonly #logger: Logger;
   #servers: Servers | undefined;
@@ -117,10 +128,11 @@ class RunningEmulator implements Emulator {
     settings: EmulatorSettings,
     context: SmtpContext,
     caFile: string,
-    lifecycle: { removeStateDir: () => Promise<void>; logger: Logger },
+    lifecycle: { drafts: DraftStore; removeStateDir: () => Promise<void>; logger: Logger },
   ) {
     this.#settings = settings;
     this.#context = context;
+    this.#drafts = lifecycle.drafts;
     this.host = settings.host;
     this.caFile = caFile;
     this.#removeStateDir = lifecycle.removeStateDir;
@@ -186,15 +198,20 @@ class RunningEmulator implements Emulator {
     return this.#context.store.raw(id);
   }
 
+  drafts(mailbox?: string): DraftSummary[] {
+    return this.#drafts.list(mailbox);
+  }
+
   stats(): EmulatorStats {
     return this.#context.stats.snapshot(this.#context.usage.snapshot());
   }
 
   reset(): void {
     this.#context.store.clear();
+    this.#drafts.clear();
     this.#context.stats.reset();
     this.#context.usage.reset();
-    this.#logger.info('reset messages, counters and rate windows');
+    this.#logger.info('reset messages, drafts, counters and rate windows');
   }
 
   revokeTokens(): void {

@@ -301,7 +301,7 @@ describe('fault injection', () => {
     [{ stage: 'token', action: 'reply' }, 'status must be an HTTP error status'],
     [
       { stage: 'auth', action: 'drop', accept: true },
-      'accept is only allowed at stages data-end and graph',
+      'accept is only allowed at stage data-end and Graph stages',
     ],
     [{ stage: 'auth', action: 'drop', extra: 1 }, 'unknown field extra'],
   ])('rejects an invalid fault %j', async (spec, problem) => {

@@ -10,12 +10,26 @@ export const SMTP_FAULT_STAGES = [
   'data',
   'data-end',
 ] as const;
-/** HTTP stages: the Entra ID token endpoint and Graph `sendMail`. */
-export const HTTP_FAULT_STAGES = ['token', 'graph'] as const;
+/**
+ * Graph stages: `graph` is `sendMail`, and the others are the steps of a draft: creating it,
+ * adding an attachment or creating an upload session, uploading a byte range, sending it and
+ * deleting it.
+ */
+export const GRAPH_FAULT_STAGES = [
+  'graph',
+  'graph-draft',
+  'graph-attachment',
+  'graph-upload',
+  'graph-send',
+  'graph-delete',
+] as const;
+/** HTTP stages: the Entra ID token endpoint and the Graph requests. */
+export const HTTP_FAULT_STAGES = ['token', ...GRAPH_FAULT_STAGES] as const;
 export const FAULT_STAGES = [...SMTP_FAULT_STAGES, ...HTTP_FAULT_STAGES] as const;
 export const FAULT_ACTIONS = ['reply', 'drop', 'delay', 'hang'] as const;
 
 export type FaultStage = (typeof FAULT_STAGES)[number];
+export type GraphFaultStage = (typeof GRAPH_FAULT_STAGES)[number];
 export type FaultAction = (typeof FAULT_ACTIONS)[number];
 
 /**
@@ -30,11 +44,11 @@ export interface FaultSpec {
   /** Full SMTP reply line for `reply` at an SMTP stage, for example `421 4.7.0 Server busy`. */
   reply?: string;
   /**
-   * HTTP status for `reply` at the `token` or `graph` stage. At `token` it may be left out when
+   * HTTP status for `reply` at the `token` or a Graph stage. At `token` it may be left out when
    * `aadsts` names an error listed in the emulator, because that error has its own status.
    */
   status?: number;
-  /** Retry-After header value, in seconds, of a `token` or `graph` stage reply. */
+  /** Retry-After header value, in seconds, of a `token` or Graph stage reply. */
   retryAfterSeconds?: number;
   /**
    * AADSTS error number of a `token` stage reply, such as 7000222 (expired client secret). The
@@ -47,7 +61,10 @@ export interface FaultSpec {
   mailbox?: string;
   /** How many matching events the fault applies to. Default 1. */
   count?: number;
-  /** At `data-end` or `graph`: accept and store the message first, so only the reply is lost or replaced. */
+  /**
+   * At `data-end` or a Graph stage: carry out the request first (store the message, the draft or
+   * the byte range), so that only the reply is lost or replaced.
+   */
   accept?: boolean;
 }
 
@@ -130,7 +147,7 @@ function checkReply(spec: Record<string, unknown>): string[] {
     problems.push('reply is only allowed with action reply at an SMTP stage');
   }
   if ((spec.status ?? spec.retryAfterSeconds) !== undefined && !isHttp) {
-    problems.push('status and retryAfterSeconds are only allowed at stages token and graph');
+    problems.push('status and retryAfterSeconds are only allowed at stage token and Graph stages');
   }
 
   if (spec.aadsts !== undefined && (spec.stage !== 'token' || spec.action !== 'reply')) {
@@ -173,8 +190,9 @@ function checkScope(spec: Record<string, unknown>): string[] {
   if (spec.accept !== undefined && typeof spec.accept !== 'boolean') {
     problems.push('accept must be a boolean');
   }
-  if (spec.accept !== undefined && spec.stage !== 'data-end' && spec.stage !== 'graph') {
-    problems.push('accept is only allowed at stages data-end and graph');
+  const isGraph = GRAPH_FAULT_STAGES.includes(spec.stage as (typeof GRAPH_FAULT_STAGES)[number]);
+  if (spec.accept !== undefined && spec.stage !== 'data-end' && !isGraph) {
+    problems.push('accept is only allowed at stage data-end and Graph stages');
   }
   return problems;
 }

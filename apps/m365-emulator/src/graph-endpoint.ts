@@ -1,7 +1,13 @@
 import type http from 'node:http';
 import https from 'node:https';
-import { runFault } from './fault-actions.js';
-import type { Fault } from './faults.js';
+import {
+  GRAPH_OPERATIONS,
+  type GraphCall,
+  type GraphContext,
+  type GraphReply,
+  matchRoute,
+} from './graph-call.js';
+import type { UploadSession } from './graph-drafts.js';
 import {
   type GraphError,
   GraphErrors,
@@ -9,32 +15,27 @@ import {
   graphErrorBody,
   newRequestId,
 } from './graph-errors.js';
-import { decodeMimeBody, submitGraphMessage } from './graph-submission.js';
-import { BodyTooLargeError, closeHttpServer, listen, readBody, sendJson } from './http-util.js';
-import type { SmtpContext } from './smtp-context.js';
+import { runWithFault } from './graph-faults.js';
+import { addAttachment, createDraft, deleteDraft, sendDraft, sendMail } from './graph-handlers.js';
+import { createUploadSession, resolveUploadSession, uploadChunk } from './graph-upload.js';
+import {
+  BodyTooLargeError,
+  closeHttpServer,
+  listen,
+  readBodyBytes,
+  sendJson,
+} from './http-util.js';
+import { urlHost } from './settings.js';
 import { GRAPH_RESOURCE, TokenRejectedError } from './token-authority.js';
 
-const MAIL_SEND_ROLE = 'Mail.Send';
-const SEND_MAIL_PATH = /^\/v1\.0\/users\/([^/]+)\/sendMail$/i;
-
-/** State the Graph endpoint shares with the SMTP server, and the length of an emulated minute. */
-export interface GraphContext extends SmtpContext {
-  timeUnitMs: number;
-}
-
-/** One `sendMail` request: its request, response, mailbox and request id. */
-interface SendMailRequest {
-  request: http.IncomingMessage;
-  response: http.ServerResponse;
-  mailbox: string;
-  requestId: string;
-}
+export type { GraphContext } from './graph-call.js';
 
 /**
- * Microsoft Graph `POST /v1.0/users/{mailbox}/sendMail` over HTTPS, MIME form only. It checks
- * the token (audience Graph, role Mail.Send, app allowed on the mailbox), the mailbox's
- * concurrent request limit, the request size and Exchange's sending limits, then stores the
- * message and responds 202. Faults at stage `graph` apply after the body was read.
+ * Microsoft Graph over HTTPS: `sendMail` in MIME form, and drafts created from MIME with
+ * attachments added by POST or by upload session, then sent or deleted. Every request first has
+ * its token checked (audience Graph, the operation's role, app allowed on the mailbox), or the
+ * `authtoken` of an upload URL. Then come the mailbox's concurrent request limit and the request
+ * size limit. The fault of the operation's stage applies after the body was read.
  */
 export class GraphEndpoint {
   readonly #context: GraphContext;
@@ -50,7 +51,7 @@ export class GraphEndpoint {
       { key: tlsOptions.privateKeyPem, cert: tlsOptions.certificatePem, minVersion: 'TLSv1.2' },
       (request, response) => {
         this.#route(request, response).catch((error: unknown) => {
-          context.logger.error({ err: error, url: request.url }, 'Graph request failed');
+          context.logger.error({ err: error, method: request.method }, 'Graph request failed');
           if (!response.headersSent) {
             sendJson(response, 500, graphErrorBody(serverError(), newRequestId()));
           }
@@ -62,7 +63,7 @@ export class GraphEndpoint {
   /** Listens and resolves with the bound port. */
   async listen(host: string, port: number): Promise<number> {
     const boundPort = await listen(this.#server, host, port);
-    this.#baseUrl = `https://${host}:${boundPort}`;
+    this.#baseUrl = `https://${urlHost(host)}:${boundPort}`;
     return boundPort;
   }
 
@@ -72,66 +73,134 @@ export class GraphEndpoint {
 
   async #route(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', this.#baseUrl);
-    const match = SEND_MAIL_PATH.exec(url.pathname);
+    const method = request.method ?? 'GET';
+    const route = matchRoute(method, url);
     const requestId = newRequestId();
-    if (request.method !== 'POST' || match?.[1] === undefined) {
+    if (route === undefined) {
       request.resume();
-      this.#reply(
-        { request, response, mailbox: '', requestId },
-        GraphErrors.notFound(request.method ?? 'GET', url.pathname),
-      );
+      const call = { request, response, requestId };
+      this.#reply(call, GraphErrors.notFound(method, url.pathname));
       return;
     }
-    const mailbox = decodeURIComponent(match[1]).toLowerCase();
-    await this.#sendMail({ request, response, mailbox, requestId });
+    const call: GraphCall = {
+      request,
+      response,
+      route,
+      mailbox: route.mailbox,
+      requestId,
+      baseUrl: this.#baseUrl,
+    };
+
+    let session: UploadSession | undefined;
+    if (route.operation === 'uploadChunk') {
+      const resolved = resolveUploadSession(this.#context, call);
+      if (!('draftId' in resolved)) {
+        request.resume();
+        this.#reply(call, resolved);
+        return;
+      }
+      session = resolved;
+    } else {
+      const failure = await this.#authorize(call);
+      if (failure !== undefined) {
+        request.resume();
+        this.#reply(call, failure);
+        return;
+      }
+    }
+    await this.#handle(call, session);
   }
 
-  async #sendMail(call: SendMailRequest): Promise<void> {
-    const { request, response, mailbox } = call;
-    const { usage, limits, stats } = this.#context;
-    const failure = await this.#authorize(request, mailbox);
-    if (failure !== undefined) {
-      request.resume();
-      this.#reply(call, failure);
-      return;
-    }
-    const mailboxLimits = limits.for(mailbox);
-    if (!usage.tryStartGraphRequest(mailbox, mailboxLimits.graphConcurrentRequests)) {
+  /** Counts the request against the mailbox's concurrency limit, reads it and runs it. */
+  async #handle(call: GraphCall, session: UploadSession | undefined): Promise<void> {
+    const { usage, limits, stats, faults } = this.#context;
+    const mailboxLimits = limits.for(call.mailbox);
+    if (!usage.tryStartGraphRequest(call.mailbox, mailboxLimits.graphConcurrentRequests)) {
       stats.countViolation('graphConcurrency');
-      request.resume();
+      call.request.resume();
       this.#reply(call, GraphErrors.concurrency());
       return;
     }
     // 'close' also fires when the client gives up on a request that never got a response.
-    response.once('close', () => usage.endGraphRequest(mailbox));
+    call.response.once('close', () => usage.endGraphRequest(call.mailbox));
 
-    let raw: Buffer;
+    let body: Buffer;
     try {
-      raw = await this.#readMime(request, mailboxLimits.graphMaxRequestBytes);
+      body = await readBodyBytes(call.request, mailboxLimits.graphMaxRequestBytes);
     } catch (error) {
-      if (!(error instanceof GraphRequestError)) {
+      if (!(error instanceof BodyTooLargeError)) {
         throw error;
       }
-      this.#reply(call, error.failure, error.failure.status === 413);
+      this.#reply(call, GraphErrors.tooLarge(mailboxLimits.graphMaxRequestBytes), true);
       return;
     }
-    this.#submitWithFault(call, raw, this.#context.faults.take('graph', mailbox));
+
+    const { stage } = GRAPH_OPERATIONS[call.route.operation];
+    runWithFault(
+      faults.take(stage, call.mailbox),
+      () => this.#run(call, body, session),
+      {
+        reply: (result) => this.#reply(call, result),
+        drop: () => call.request.socket.destroy(),
+      },
+      this.#context.timers,
+    );
   }
 
-  /** Returns why the request may not send as `mailbox`, or undefined when it may. */
-  async #authorize(
-    request: http.IncomingMessage,
-    mailbox: string,
-  ): Promise<GraphError | undefined> {
+  /** Runs the operation and returns its reply or its Graph error. */
+  async #run(
+    call: GraphCall,
+    body: Buffer,
+    session: UploadSession | undefined,
+  ): Promise<GraphReply | GraphError> {
+    const context = this.#context;
+    try {
+      switch (call.route.operation) {
+        case 'sendMail':
+          return await sendMail(context, call, body);
+        case 'createDraft':
+          return await createDraft(context, call, body);
+        case 'addAttachment':
+          return addAttachment(context, call, body);
+        case 'createUploadSession':
+          return createUploadSession(context, call, body);
+        case 'uploadChunk':
+          return uploadChunk(context, call, session as UploadSession, body);
+        case 'sendDraft':
+          return await sendDraft(context, call);
+        case 'deleteDraft':
+          return deleteDraft(context, call);
+      }
+    } catch (error) {
+      if (error instanceof GraphRequestError) {
+        const { status, code } = error.failure;
+        context.logger.debug(
+          { mailbox: call.mailbox, operation: call.route.operation, status, code },
+          'rejected Graph request',
+        );
+        return error.failure;
+      }
+      context.logger.error(
+        { err: error, mailbox: call.mailbox, operation: call.route.operation },
+        'Graph operation failed',
+      );
+      return serverError();
+    }
+  }
+
+  /** Returns why the request may not run for its mailbox, or undefined when it may. */
+  async #authorize(call: GraphCall): Promise<GraphError | undefined> {
+    const { request, mailbox } = call;
     const match = /^Bearer (\S+)$/i.exec(request.headers.authorization ?? '');
     if (match?.[1] === undefined) {
       return GraphErrors.missingToken();
     }
     const { tokens, directory, logger } = this.#context;
+    const role = GRAPH_OPERATIONS[call.route.operation].role;
     try {
       const token = await tokens.verify(match[1], GRAPH_RESOURCE);
-      if (!token.roles.includes(MAIL_SEND_ROLE)) {
-        logger.info({ mailbox, roles: token.roles }, 'rejected Graph token without Mail.Send');
+      if (role !== undefined && !token.roles.includes(role)) {
+        logger.info({ mailbox, roles: token.roles, role }, 'rejected Graph token without the role');
         return GraphErrors.accessDenied();
       }
       const app = directory.findApp(token.tenantId, token.clientId);
@@ -152,65 +221,12 @@ export class GraphEndpoint {
     }
   }
 
-  async #readMime(request: http.IncomingMessage, maxBytes: number): Promise<Buffer> {
-    const contentType = request.headers['content-type'] ?? '';
-    let body: string;
-    try {
-      body = await readBody(request, maxBytes);
-    } catch (error) {
-      if (error instanceof BodyTooLargeError) {
-        throw new GraphRequestError(GraphErrors.tooLarge(maxBytes));
-      }
-      throw error;
-    }
-    if (!contentType.toLowerCase().startsWith('text/plain')) {
-      throw new GraphRequestError(GraphErrors.unsupportedBody());
-    }
-    return decodeMimeBody(body);
-  }
-
-  /**
-   * Submits and responds, subject to a `graph` fault. A fault with `accept` runs after the message
-   * was stored, so only the response is lost, delayed or replaced.
-   */
-  #submitWithFault(call: SendMailRequest, raw: Buffer, fault: Fault | undefined): void {
-    const submit = (): Promise<GraphError | undefined> =>
-      submitGraphMessage(this.#context, call.mailbox, raw, this.#context.timeUnitMs).then(
-        () => undefined,
-        (error: unknown) => {
-          if (error instanceof GraphRequestError) {
-            return error.failure;
-          }
-          this.#context.logger.error(
-            { err: error, mailbox: call.mailbox },
-            'Graph submission failed',
-          );
-          return serverError();
-        },
-      );
-    const outcomes = (answer: () => void) => ({
-      proceed: answer,
-      reply: (taken: Fault) =>
-        this.#reply(call, GraphErrors.injected(taken.status ?? 503, taken.retryAfterSeconds)),
-      drop: () => call.request.socket.destroy(),
-    });
-
-    if (fault?.accept === true) {
-      void submit().then((failure) => {
-        runFault(
-          fault,
-          outcomes(() => this.#reply(call, failure)),
-          this.#context.timers,
-        );
-      });
-      return;
-    }
-    const proceed = () => void submit().then((failure) => this.#reply(call, failure));
-    runFault(fault, outcomes(proceed), this.#context.timers);
-  }
-
-  /** Sends 202 Accepted, or the Graph error, and counts the status. */
-  #reply(call: SendMailRequest, failure: GraphError | undefined, closeConnection = false): void {
+  /** Sends the reply or the Graph error, and counts the status. */
+  #reply(
+    call: Pick<GraphCall, 'request' | 'response' | 'requestId'>,
+    result: GraphReply | GraphError,
+    closeConnection = false,
+  ): void {
     const { request, response, requestId } = call;
     if (response.headersSent || response.destroyed) {
       return;
@@ -221,21 +237,20 @@ export class GraphEndpoint {
       'client-request-id': clientRequestId ?? requestId,
       ...(closeConnection ? { connection: 'close' } : {}),
     };
-    if (failure === undefined) {
-      this.#context.stats.countGraphResponse(202);
-      response.writeHead(202, { ...headers, 'content-length': 0 }).end();
+    this.#context.stats.countGraphResponse(result.status);
+    if (!('code' in result)) {
+      const replyHeaders = { ...headers, ...result.headers };
+      if (result.body === undefined) {
+        response.writeHead(result.status, { ...replyHeaders, 'content-length': 0 }).end();
+      } else {
+        sendJson(response, result.status, result.body, replyHeaders);
+      }
       return;
     }
-    if (failure.retryAfterSeconds !== undefined) {
-      headers['retry-after'] = String(failure.retryAfterSeconds);
+    if (result.retryAfterSeconds !== undefined) {
+      headers['retry-after'] = String(result.retryAfterSeconds);
     }
-    this.#context.stats.countGraphResponse(failure.status);
-    sendJson(
-      response,
-      failure.status,
-      graphErrorBody(failure, requestId, clientRequestId),
-      headers,
-    );
+    sendJson(response, result.status, graphErrorBody(result, requestId, clientRequestId), headers);
   }
 }
 

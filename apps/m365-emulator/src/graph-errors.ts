@@ -7,11 +7,13 @@ export interface GraphError {
   message: string;
   /** Retry-After header value in seconds, for 429 and 503. */
   retryAfterSeconds?: number;
+  /** Code of the inner error, such as `fragmentOverlap`, when the service sends one. */
+  innerCode?: string;
 }
 
 /**
- * Graph errors the emulator sends from `sendMail`. Codes and texts follow Microsoft Graph's
- * unless a NOTE marks them otherwise.
+ * Graph errors the emulator sends. Codes and texts follow Microsoft Graph's unless a NOTE marks
+ * them otherwise.
  */
 export const GraphErrors = {
   missingToken: (): GraphError => ({
@@ -67,7 +69,70 @@ export const GraphErrors = {
     code: 'ErrorInvalidRequest',
     // NOTE: Graph also accepts a JSON message; the emulator implements only the MIME form.
     message:
-      'The emulator accepts only MIME sendMail bodies: base64 text with Content-Type text/plain.',
+      'The emulator accepts only MIME message bodies: base64 text with Content-Type text/plain.',
+  }),
+  invalidJson: (detail: string): GraphError => ({
+    status: 400,
+    code: 'BadRequest',
+    message: `Invalid request body: ${detail}`,
+  }),
+  itemNotFound: (): GraphError => ({
+    status: 404,
+    code: 'ErrorItemNotFound',
+    message: 'The specified object was not found in the store.',
+  }),
+  // Graph documents this code for upload sessions of small files; the text is the emulator's.
+  attachmentTooSmall: (minBytes: number): GraphError => ({
+    status: 400,
+    code: 'ErrorAttachmentSizeShouldNotBeLessThanMinimumSize',
+    message: `Attachment size must be at least ${minBytes} bytes for an upload session; POST smaller attachments.`,
+  }),
+  // NOTE: the code and text come from public reports; the status Graph sends with them is
+  // unconfirmed, and the emulator uses 413.
+  messageSizeExceeded: (maxBytes: number): GraphError => ({
+    status: 413,
+    code: 'ErrorMessageSizeExceeded',
+    message: `The message exceeds the maximum supported size of ${maxBytes} bytes.`,
+  }),
+  // The upload-session errors below have the shapes OneDrive upload sessions send. NOTE: the
+  // texts of Outlook attachment sessions, including the upload limit's, are unconfirmed, and the
+  // 320 KiB rule is documented for OneDrive.
+  malformedContentRange: (): GraphError => ({
+    status: 400,
+    code: 'invalidRequest',
+    message: 'The Content-Range header is missing or malformed.',
+  }),
+  contentRangeLengthMismatch: (): GraphError => ({
+    status: 400,
+    code: 'invalidRequest',
+    message: 'The Content-Range header length does not match the provided number of bytes.',
+  }),
+  contentRangeTotalMismatch: (sessionBytes: number, declaredBytes: number): GraphError => ({
+    status: 400,
+    code: 'invalidRequest',
+    message: `The current upload session is for ${sessionBytes} total bytes, but the current fragment declares a total of ${declaredBytes}.`,
+  }),
+  fragmentSize: (multipleBytes: number): GraphError => ({
+    status: 400,
+    code: 'invalidRequest',
+    message: `Every fragment but the last must be a multiple of ${multipleBytes} bytes.`,
+  }),
+  fragmentOverlap: (): GraphError => ({
+    status: 416,
+    code: 'invalidRange',
+    message: 'Uploaded fragment overlaps with existing data.',
+    innerCode: 'fragmentOverlap',
+  }),
+  fragmentOutOfOrder: (): GraphError => ({
+    status: 416,
+    code: 'invalidRange',
+    message: 'Uploaded fragment is out of order.',
+  }),
+  uploadLimit: (retryAfterSeconds: number): GraphError => ({
+    status: 429,
+    code: 'ApplicationThrottled',
+    message: 'Application is over its upload volume limit for this mailbox.',
+    retryAfterSeconds,
   }),
   invalidBase64: (): GraphError => ({
     status: 400,
@@ -105,6 +170,7 @@ export function graphErrorBody(error: GraphError, requestId: string, clientReque
       code: error.code,
       message: error.message,
       innerError: {
+        ...(error.innerCode === undefined ? {} : { code: error.innerCode }),
         date: new Date().toISOString().slice(0, 19),
         'request-id': requestId,
         'client-request-id': clientRequestId ?? requestId,
@@ -113,7 +179,7 @@ export function graphErrorBody(error: GraphError, requestId: string, clientReque
   };
 }
 
-/** Thrown by the sendMail steps to end the request with a Graph error. */
+/** Thrown by the request handlers to end the request with a Graph error. */
 export class GraphRequestError extends Error {
   readonly failure: GraphError;
 

@@ -10,6 +10,14 @@ export class BodyTooLargeError extends Error {
 }
 
 export async function readBody(request: http.IncomingMessage, maxBytes: number): Promise<string> {
+  return (await readBodyBytes(request, maxBytes)).toString('utf8');
+}
+
+/** Reads the whole body; throws BodyTooLargeError as soon as it passes `maxBytes`. */
+export async function readBodyBytes(
+  request: http.IncomingMessage,
+  maxBytes: number,
+): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let sizeBytes = 0;
   for await (const chunk of request) {
@@ -20,7 +28,7 @@ export async function readBody(request: http.IncomingMessage, maxBytes: number):
     }
     chunks.push(buffer);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 export function sendJson(

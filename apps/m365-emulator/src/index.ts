@@ -8,6 +8,8 @@ export {
   type FaultSpec,
   FaultSpecError,
   type FaultStage,
+  GRAPH_FAULT_STAGES,
+  type GraphFaultStage,
   HTTP_FAULT_STAGES,
 } from './faults.js';
 export { DEFAULT_LIMITS, TIME_UNITS_PER_DAY } from './limits.js';
@@ -17,6 +19,7 @@ export { GRAPH_RESOURCE, OUTLOOK_RESOURCE } from './token-authority.js';
 export type {
   AcceptedMessage,
   AttachmentSummary,
+  DraftSummary,
   Emulator,
   EmulatorApp,
   EmulatorLimits,

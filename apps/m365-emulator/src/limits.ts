@@ -9,10 +9,13 @@ export const DEFAULT_LIMITS: Readonly<EmulatorLimits> = Object.freeze({
   maxMessageBytes: 35 * 1024 * 1024,
   graphConcurrentRequests: 4,
   graphMaxRequestBytes: 4 * 1024 * 1024,
+  graphUploadBytesPerFiveMinutes: 150 * 1024 * 1024,
 });
 
 /** Length of the rolling recipient window in time units (24 hours of emulated minutes). */
 export const TIME_UNITS_PER_DAY = 1440;
+/** Length of Graph's rolling upload window in time units (5 emulated minutes). */
+export const UPLOAD_WINDOW_TIME_UNITS = 5;
 
 const LIMIT_NAMES = Object.keys(DEFAULT_LIMITS) as (keyof EmulatorLimits)[];
 

@@ -1,4 +1,4 @@
-import { TIME_UNITS_PER_DAY } from './limits.js';
+import { TIME_UNITS_PER_DAY, UPLOAD_WINDOW_TIME_UNITS } from './limits.js';
 import { RollingWindow } from './rolling-window.js';
 
 interface MailboxCounters {
@@ -9,6 +9,7 @@ interface MailboxCounters {
   acceptedMessages: number;
   messageWindow: RollingWindow;
   recipientWindow: RollingWindow;
+  uploadWindow: RollingWindow;
 }
 
 export interface UsageSnapshot {
@@ -19,8 +20,8 @@ export interface UsageSnapshot {
 }
 
 /**
- * SMTP sessions, Graph requests in progress, message rate and rolling-day recipients of every
- * mailbox, keyed in lower case.
+ * SMTP sessions, Graph requests in progress, message rate, rolling-day recipients and uploaded
+ * bytes of every mailbox, keyed in lower case.
  */
 export class MailboxUsage {
   readonly #timeUnitMs: number;
@@ -73,6 +74,15 @@ export class MailboxUsage {
     return this.#countersOf(mailbox).recipientWindow.total(nowMs);
   }
 
+  /** Attachment bytes uploaded through upload sessions in the last 5 time units. */
+  uploadedBytesInWindow(mailbox: string, nowMs: number): number {
+    return this.#countersOf(mailbox).uploadWindow.total(nowMs);
+  }
+
+  recordUpload(mailbox: string, sizeBytes: number, nowMs: number): void {
+    this.#countersOf(mailbox).uploadWindow.add(nowMs, sizeBytes);
+  }
+
   recordAccepted(mailbox: string, recipientCount: number, nowMs: number): void {
     const counters = this.#countersOf(mailbox);
     counters.acceptedMessages += 1;
@@ -88,6 +98,7 @@ export class MailboxUsage {
       counters.maxOpenGraphRequests = counters.openGraphRequests;
       counters.messageWindow.clear();
       counters.recipientWindow.clear();
+      counters.uploadWindow.clear();
     }
   }
 
@@ -121,6 +132,7 @@ export class MailboxUsage {
         acceptedMessages: 0,
         messageWindow: new RollingWindow(this.#timeUnitMs),
         recipientWindow: new RollingWindow(this.#timeUnitMs * TIME_UNITS_PER_DAY),
+        uploadWindow: new RollingWindow(this.#timeUnitMs * UPLOAD_WINDOW_TIME_UNITS),
       };
       this.#byMailbox.set(key, counters);
     }

@@ -13,6 +13,7 @@ function emptyViolations(): ViolationCounts {
     auth: 0,
     sendAs: 0,
     graphConcurrency: 0,
+    graphUploadVolume: 0,
   };
 }
 

@@ -17,7 +17,7 @@ export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
 /** Application roles a token carries for each resource, as granted by admin consent. */
 const ROLES_BY_RESOURCE: Record<string, string[]> = {
   [OUTLOOK_RESOURCE]: ['SMTP.SendAsApp'],
-  [GRAPH_RESOURCE]: ['Mail.Send'],
+  [GRAPH_RESOURCE]: ['Mail.Send', 'Mail.ReadWrite'],
 };
 
 export type CredentialKind = 'secret' | 'certificate';

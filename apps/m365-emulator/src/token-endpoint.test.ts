@@ -146,12 +146,12 @@ describe('token endpoint', () => {
     expect(verified.payload.appid).toBe(CLIENT_ID);
   });
 
-  it('issues a Graph token with the Mail.Send role', async () => {
+  it('issues a Graph token with the mail roles', async () => {
     const result = await postTokenForm(emulator, clientCredentials({ scope: GRAPH_SCOPE }));
     const claims = decodeJwt((JSON.parse(result.body) as { access_token: string }).access_token);
 
     expect(claims.aud).toBe('https://graph.microsoft.com');
-    expect(claims.roles).toEqual(['Mail.Send']);
+    expect(claims.roles).toEqual(['Mail.Send', 'Mail.ReadWrite']);
   });
 
   it('rejects a wrong secret with AADSTS7000215', async () => {

@@ -27,8 +27,10 @@ export interface EmulatorLimits {
   maxMessageBytes: number;
   /** Graph requests of one mailbox in progress at the same time. Graph default 4. */
   graphConcurrentRequests: number;
-  /** Largest Graph request body, in bytes (the base64 MIME text for `sendMail`). Graph default 4 MB. */
+  /** Largest Graph request body, in bytes, for every Graph request. Graph default 4 MB. */
   graphMaxRequestBytes: number;
+  /** Attachment bytes uploaded through upload sessions per 5 time units. Graph default 150 MB. */
+  graphUploadBytesPerFiveMinutes: number;
 }
 
 export interface EmulatorOptions {
@@ -79,6 +81,8 @@ export interface ViolationCounts {
   sendAs: number;
   /** Graph requests rejected with 429 because the mailbox had all its concurrent requests open. */
   graphConcurrency: number;
+  /** Byte ranges rejected with 429 because the mailbox used up its upload volume. */
+  graphUploadVolume: number;
 }
 
 export interface EmulatorStats {
@@ -115,12 +119,27 @@ export interface AttachmentSummary {
   sha256: string;
 }
 
+/** A Graph draft that was created and not yet sent or deleted. */
+export interface DraftSummary {
+  id: string;
+  /** The mailbox whose Drafts folder contains the draft. */
+  mailbox: string;
+  /** Size of the MIME source the draft was created from, in bytes. */
+  sizeBytes: number;
+  /** Attachments added so far, by POST or by a finished upload session. */
+  attachments: { name: string; size: number }[];
+  /** Upload sessions of the draft that have not received every byte yet. */
+  openUploadSessions: number;
+  /** Time of creation, milliseconds since the Unix epoch. */
+  createdAt: number;
+}
+
 /** A message the emulator accepted with 250, parsed from its RFC 5322 source. */
 export interface AcceptedMessage {
   id: string;
   /** The authenticated mailbox that submitted the message. */
   mailbox: string;
-  /** Submission path of the message: SMTP submission or Graph `sendMail`. */
+  /** Submission path of the message: SMTP submission, or Graph (`sendMail` or a sent draft). */
   transport: 'smtp' | 'graph';
   envelope: { from: string; to: string[] };
   /** Message-ID header with angle brackets; generated when the message had none. */
@@ -167,8 +186,13 @@ export interface Emulator {
   message(id: string): AcceptedMessage | undefined;
   /** RFC 5322 source of an accepted message. */
   rawMessage(id: string): Buffer | undefined;
+  /** Graph drafts not yet sent or deleted, only those of `mailbox` when given. */
+  drafts(mailbox?: string): DraftSummary[];
   stats(): EmulatorStats;
-  /** Clears messages, counters and rate windows; open sessions, faults and revocations stay. */
+  /**
+   * Clears messages, drafts, counters and rate windows; open sessions, faults and revocations
+   * stay.
+   */
   reset(): void;
   /** Rejects every token issued before this call at AUTH from now on (535 5.7.3). */
   revokeTokens(): void;

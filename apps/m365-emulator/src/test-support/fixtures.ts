@@ -39,7 +39,7 @@ export interface HttpResult {
 export function httpsRequest(
   emulator: Emulator,
   url: string,
-  options: { method?: string; body?: string; headers?: Record<string, string> } = {},
+  options: { method?: string; body?: string | Buffer; headers?: Record<string, string> } = {},
 ): Promise<HttpResult> {
   const ca = readFileSync(emulator.caFile);
   return new Promise((resolve, reject) => {

@@ -74,3 +74,44 @@ test('certificate error is configuration', () => {
     reason: 'tls_verification_failed',
   });
 });
+
+test.each([
+  ['createDraft', { status: 404, errorCode: 'ErrorItemNotFound' }, 'graph_draft_not_found'],
+  ['uploadRange', { status: 401 }, 'graph_upload_session_rejected'],
+  ['uploadRange', { status: 404 }, 'graph_upload_session_rejected'],
+] as const)('%s response %j is retried', (step, response, reason) => {
+  const failure = classifyGraphResponse(response, step);
+
+  expect(failure.classification).toMatchObject({ class: 'transient', action: 'retry', reason });
+});
+
+test('draft step reply names the step', () => {
+  const failure = classifyGraphResponse(
+    { status: 429, retryAfterMs: 1000, errorCode: 'ApplicationThrottled' },
+    'uploadRange',
+  );
+
+  expect(failure.classification.class).toBe('throttled');
+  expect(failure.reply).toBe('429 ApplicationThrottled (uploadRange)');
+});
+
+test('lost upload response is retried', () => {
+  const failure = classifyGraphNetworkError(
+    new GraphNetworkError('ECONNRESET', true, undefined),
+    'uploadRange',
+  );
+
+  expect(failure.classification).toMatchObject({ class: 'transient', reason: 'network_error' });
+});
+
+test('lost draft send response is outcome unknown', () => {
+  const failure = classifyGraphNetworkError(
+    new GraphNetworkError('ECONNRESET', true, undefined),
+    'sendDraft',
+  );
+
+  expect(failure.classification).toMatchObject({
+    class: 'unknown_outcome',
+    reason: 'no_response_after_request',
+  });
+});

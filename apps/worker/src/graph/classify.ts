@@ -1,10 +1,26 @@
 import { type Classification, classifyFailure } from '@postroom/core';
 import { GraphNetworkError, type GraphResponse } from './client.js';
 
+/** A step of a Graph submission: `sendMail`, or one of the requests of the draft path. */
+export type GraphStep =
+  | 'sendMail'
+  | 'createDraft'
+  | 'addAttachment'
+  | 'createUploadSession'
+  | 'uploadRange'
+  | 'sendDraft'
+  | 'deleteDraft';
+
+/** Steps whose request submits the message, so that a lost response leaves the outcome unknown. */
+const SUBMITTING_STEPS: ReadonlySet<GraphStep> = new Set(['sendMail', 'sendDraft']);
+
 /** A failed Graph submission with its classification, the reply text and any cool-down. */
 export class GraphFailure extends Error {
   readonly classification: Classification;
-  /** Status, Graph error code and message, such as `429 ApplicationThrottled: ...`. */
+  /**
+   * Status, Graph error code and message, such as `429 ApplicationThrottled: ...`, followed by
+   * the step in brackets for every step but `sendMail`.
+   */
   readonly reply: string | undefined;
   /** How long the mailbox cools down after a throttling response (Retry-After), in ms. */
   readonly coolDownMs: number | undefined;
@@ -15,7 +31,7 @@ export class GraphFailure extends Error {
     coolDownMs?: number,
     cause?: unknown,
   ) {
-    super(`Graph sendMail failed: ${reply ?? classification.reason}`, { cause });
+    super(`Graph request failed: ${reply ?? classification.reason}`, { cause });
     this.name = 'GraphFailure';
     this.classification = classification;
     this.reply = reply;
@@ -24,14 +40,19 @@ export class GraphFailure extends Error {
 }
 
 /**
- * Classifies a `sendMail` response other than 202 into the classes SMTP replies use. A 429, or a
- * 503 with Retry-After, throttles the mailbox without spending an attempt, and 401 means the
- * token was rejected. 403 and 404 concern the app or the mailbox rather than the message, so they
- * stop the mailbox and keep its jobs, except ErrorSendAsDenied, which fails the message like
- * 5.7.60. Other 4xx reject the message, and other 5xx are retried.
+ * Classifies an unexpected response to a step into the classes SMTP replies use. A 429, or a 503
+ * with Retry-After, throttles the mailbox without spending an attempt, and 401 means the token
+ * was rejected. 403 and 404 concern the app or the mailbox rather than the message, so they stop
+ * the mailbox and keep its jobs, except ErrorSendAsDenied, which fails the message like 5.7.60.
+ * A draft or upload session that is gone (ErrorItemNotFound, or 401, 403 or 404 from an upload
+ * URL, which carries its own authorization) is retried from a new draft. Other 4xx reject the
+ * message, and other 5xx are retried.
  */
-export function classifyGraphResponse(response: GraphResponse): GraphFailure {
-  const reply = describe(response);
+export function classifyGraphResponse(
+  response: GraphResponse,
+  step: GraphStep = 'sendMail',
+): GraphFailure {
+  const reply = step === 'sendMail' ? describe(response) : `${describe(response)} (${step})`;
   const base = { responseCode: response.status };
   const { status, errorCode } = response;
 
@@ -40,6 +61,18 @@ export function classifyGraphResponse(response: GraphResponse): GraphFailure {
       { ...base, class: 'throttled', action: 'cool_down', reason: 'graph_throttled' },
       reply,
       response.retryAfterMs,
+    );
+  }
+  if (step === 'uploadRange' && [401, 403, 404].includes(status)) {
+    return new GraphFailure(
+      { ...base, class: 'transient', action: 'retry', reason: 'graph_upload_session_rejected' },
+      reply,
+    );
+  }
+  if (status === 404 && errorCode === 'ErrorItemNotFound') {
+    return new GraphFailure(
+      { ...base, class: 'transient', action: 'retry', reason: 'graph_draft_not_found' },
+      reply,
     );
   }
   if (status === 401) {
@@ -91,12 +124,17 @@ export function classifyGraphResponse(response: GraphResponse): GraphFailure {
 
 /**
  * Classifies a request that got no response. Before the request was fully sent, it is a network
- * failure to retry. After that, Graph may have accepted the message, so the outcome is unknown.
- * Certificate errors are configuration failures, as for SMTP.
+ * failure to retry. After a `sendMail` or draft `send` request was sent, Graph may have accepted
+ * the message, so the outcome is unknown. Every other step submits nothing, so its lost response
+ * is retried too. Certificate errors are configuration failures, as for SMTP.
  */
-export function classifyGraphNetworkError(error: GraphNetworkError): GraphFailure {
+export function classifyGraphNetworkError(
+  error: GraphNetworkError,
+  step: GraphStep = 'sendMail',
+): GraphFailure {
+  const mayHaveSubmitted = error.requestSent && SUBMITTING_STEPS.has(step);
   const classification = classifyFailure({
-    stage: error.requestSent ? 'data-end' : 'connect',
+    stage: mayHaveSubmitted ? 'data-end' : 'connect',
     networkCode: error.code,
   });
   const reason =

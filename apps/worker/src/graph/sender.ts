@@ -5,11 +5,10 @@ import type { MailboxGate } from '../gate.js';
 import { renderMessage } from '../mime.js';
 import type { SubmitResult } from '../smtp/session.js';
 import type { TokenProvider } from '../tokens/provider.js';
-import { classifyGraphNetworkError, classifyGraphResponse, GraphFailure } from './classify.js';
-import { type GraphMailClient, GraphNetworkError } from './client.js';
-
-/** Largest `sendMail` request body Graph accepts: 4 MB, here the base64 MIME text. */
-export const GRAPH_MAX_REQUEST_BYTES = 4 * 1024 * 1024;
+import type { GraphMailClient } from './client.js';
+import { GRAPH_MAX_REQUEST_BYTES, planDraft } from './draft-plan.js';
+import { sendAsDraft } from './draft-submission.js';
+import { GraphRequests } from './requests.js';
 
 export interface GraphSenderOptions {
   client: GraphMailClient;
@@ -20,11 +19,12 @@ export interface GraphSenderOptions {
 }
 
 /**
- * Submits messages through Graph `sendMail` in MIME form. The caller takes a connection lease of
- * the mailbox for each request, because the leases cap concurrent requests across replicas. The
- * sender renews that lease while the request runs and releases it at the end. A 401 with a
- * cached token gets one retry with a fresh token, like `535 5.7.3` over SMTP. Throws GraphFailure
- * or TokenError.
+ * Submits messages through Graph in MIME form: in one `sendMail` request when it fits in 4 MB,
+ * else as a draft with its large attachments uploaded separately. The caller takes a connection
+ * lease of the mailbox, because the leases cap concurrent requests across replicas. The sender
+ * makes its requests one after another under that lease, renews it while they run and releases
+ * it at the end. A 401 with a cached token gets one retry with a fresh token, like `535 5.7.3`
+ * over SMTP. Throws GraphFailure or TokenError.
  */
 export class GraphSender {
   readonly #options: GraphSenderOptions;
@@ -57,42 +57,28 @@ export class GraphSender {
   }
 
   async #send(mailbox: MailboxConfig, payload: JobPayload): Promise<SubmitResult> {
-    const provider = this.#options.tokens.get(mailbox.app);
+    const { client, tokens } = this.#options;
+    const provider = tokens.get(mailbox.app);
     if (!provider) throw new Error(`no Graph token provider for app ${mailbox.app}`);
 
+    const logger = this.#options.logger.child({ mailbox: mailbox.address });
     const rendered = await renderMessage(payload, recipientsOf(payload.message), { keepBcc: true });
     const body = rendered.raw.toString('base64');
-    if (body.length > GRAPH_MAX_REQUEST_BYTES) {
-      // TODO: send messages over 4 MB as a draft with an upload session per attachment over 3 MB,
-      // then /send. Until then they fail here instead of earning a 413 from Graph.
-      throw new GraphFailure(
-        { class: 'permanent', action: 'fail', reason: 'message_too_large_for_graph' },
-        `message is ${body.length} bytes as base64; Graph sendMail takes at most ${GRAPH_MAX_REQUEST_BYTES}`,
+    const result = { response: '202 Accepted', accepted: rendered.envelope.to, rejected: [] };
+
+    if (body.length <= GRAPH_MAX_REQUEST_BYTES) {
+      const requests = await GraphRequests.start(provider, logger);
+      await requests.authorized('sendMail', [202], (token) =>
+        client.sendMail(mailbox.address, body, token),
       );
+      return result;
     }
 
-    let accessToken = await provider.getToken();
-    for (let attempt = 1; ; attempt++) {
-      const response = await this.#post(mailbox, body, accessToken.token);
-      if (response.status === 202) {
-        return { response: '202 Accepted', accepted: rendered.envelope.to, rejected: [] };
-      }
-      const failure = classifyGraphResponse(response);
-      if (failure.classification.reason !== 'token_rejected' || attempt > 1) throw failure;
-      this.#options.logger.warn(
-        { mailbox: mailbox.address, requestId: response.requestId },
-        'Graph rejected the token with 401; retrying once with a fresh token',
-      );
-      accessToken = await provider.getToken(true);
-    }
-  }
-
-  async #post(mailbox: MailboxConfig, body: string, accessToken: string) {
-    try {
-      return await this.#options.client.sendMail(mailbox.address, body, accessToken);
-    } catch (error) {
-      if (error instanceof GraphNetworkError) throw classifyGraphNetworkError(error);
-      throw error;
-    }
+    // Planning fails permanently for a message Graph cannot take at all, before any token is
+    // fetched or request made.
+    const plan = await planDraft(payload);
+    const requests = await GraphRequests.start(provider, logger);
+    await sendAsDraft({ client, requests, mailbox: mailbox.address, logger }, plan);
+    return result;
   }
 }
