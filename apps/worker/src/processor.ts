@@ -16,7 +16,7 @@ import type { GraphSender } from './graph/sender.js';
 import type { SubmissionGuard } from './guard.js';
 import type { MailboxDirectory } from './mailboxes.js';
 import { codeLabel, type Metrics } from './metrics.js';
-import { renderMessage } from './mime.js';
+import { type RenderedMessage, renderMessage } from './mime.js';
 import type { JobPromoter } from './promoter.js';
 import type { PooledSession, SessionPool } from './smtp/pool.js';
 import { type SmtpEndpoint, SmtpFailure, SmtpSession } from './smtp/session.js';
@@ -107,7 +107,7 @@ export class SendProcessor {
     };
     const begun = await this.#begin(context, mailbox, deadline, claim);
     if ('result' in begun) return begun.result;
-    return this.#submit(context, mailbox, begun.connection, claim.owner);
+    return this.#submit(context, mailbox, deadline, begun.connection, claim.owner);
   }
 
   // Passes the gate and claims the submission, or waits (by throwing DelayedError). When every
@@ -119,7 +119,7 @@ export class SendProcessor {
     mailbox: MailboxConfig,
     deadline: number,
     claim: SendClaim,
-  ): Promise<{ connection: PooledSession | string } | { result: SendResult }> {
+  ): Promise<{ connection: Connection } | { result: SendResult }> {
     const { gate, pool } = this.#deps;
     // A Graph request holds a lease only while it runs; there are no connections to reuse.
     const smtp = mailbox.transport === 'smtp';
@@ -168,18 +168,7 @@ export class SendProcessor {
       }
       context.grantedAtMs = decision.grantedAtMs;
       if (!reuse) return { connection: leaseId };
-      if (idle) return { connection: idle };
-      const handed = await this.#takeFreedConnection(mailbox, priority);
-      if (handed) return { connection: handed };
-      // Nothing came free in time: give the grant and the claim back and wait in the queue.
-      await this.#refund(context, mailbox);
-      await this.#deps.guard.release(context.payload.messageId);
-      return this.#failures.wait(
-        context,
-        Date.now() + this.#deps.gate.connectionWaitMs,
-        'connections',
-        deadline,
-      );
+      return { connection: idle ?? HANDED_OVER };
     }
   }
 
@@ -223,11 +212,34 @@ export class SendProcessor {
   async #submit(
     context: FailureContext,
     mailbox: MailboxConfig,
-    connection: PooledSession | string,
+    deadline: number,
+    granted: Connection,
     owner: string,
   ): Promise<SendResult> {
     const { guard, config, pool } = this.#deps;
     const { payload } = context;
+    let connection = granted;
+    let rendered: RenderedMessage | undefined;
+    if (mailbox.transport === 'smtp') {
+      // Rendered before a handed-over connection is taken, so the connection goes straight from
+      // one transaction to the next.
+      try {
+        rendered = await renderMessage(payload, recipientsOf(payload.message));
+      } catch (error) {
+        await this.#giveBack(context, mailbox, connection);
+        throw error;
+      }
+      if (connection === HANDED_OVER) {
+        const handed = await this.#takeFreedConnection(mailbox, payload.message.priority);
+        if (!handed) {
+          // Nothing came free in time: give the grant and the claim back, wait in the queue.
+          await this.#giveBack(context, mailbox, connection);
+          const retryAtMs = Date.now() + this.#deps.gate.connectionWaitMs;
+          return this.#failures.wait(context, retryAtMs, 'connections', deadline);
+        }
+        connection = handed;
+      }
+    }
     const started = performance.now();
     // Renewed like the job lock, so the claim lapses soon after this process dies or stalls.
     const heartbeat = setInterval(() => {
@@ -235,13 +247,12 @@ export class SendProcessor {
     }, config.lockDurationMs / 2);
     let pooled: PooledSession | undefined;
     try {
-      if (mailbox.transport === 'graph') {
+      if (mailbox.transport === 'graph' || !rendered) {
         const result = await this.#sendWithGraph(mailbox, payload, connection);
         this.#observe(mailbox, 'sent', started);
         return await this.#failures.complete(context, mailbox, result);
       }
       pooled = typeof connection === 'string' ? await this.#open(mailbox, connection) : connection;
-      const rendered = await renderMessage(payload, recipientsOf(payload.message));
       const result = await pooled.session.submit(rendered.envelope, rendered.raw);
       pool.release(pooled);
       this.#observe(mailbox, 'sent', started);
@@ -255,6 +266,22 @@ export class SendProcessor {
     } finally {
       clearInterval(heartbeat);
     }
+  }
+
+  // Undoes a begun send that never reached the server: returns the connection or its lease,
+  // the grant and the submission claim.
+  async #giveBack(
+    context: FailureContext,
+    mailbox: MailboxConfig,
+    connection: Connection,
+  ): Promise<void> {
+    if (typeof connection === 'string') {
+      if (connection !== HANDED_OVER) await this.#deps.gate.releaseLease(mailbox, connection);
+    } else {
+      this.#deps.pool.release(connection);
+    }
+    await this.#refund(context, mailbox);
+    await this.#deps.guard.release(context.payload.messageId);
   }
 
   async #onError(context: FailureContext, mailbox: MailboxConfig, error: unknown): Promise<never> {
@@ -362,12 +389,8 @@ export class SendProcessor {
   }
 
   // The Graph sender releases the lease when its request ends.
-  async #sendWithGraph(
-    mailbox: MailboxConfig,
-    payload: JobPayload,
-    leaseId: PooledSession | string,
-  ) {
-    if (!this.#deps.graph || typeof leaseId !== 'string')
+  async #sendWithGraph(mailbox: MailboxConfig, payload: JobPayload, leaseId: Connection) {
+    if (!this.#deps.graph || typeof leaseId !== 'string' || leaseId === HANDED_OVER)
       throw new Error(`no Graph sender for mailbox ${mailbox.address}`);
     return this.#deps.graph.send(mailbox, payload, leaseId);
   }
@@ -384,6 +407,13 @@ export class SendProcessor {
     );
   }
 }
+
+/**
+ * What a job holds once it passed the gate: an open connection, the id of a new connection
+ * lease, or HANDED_OVER, the promise of a busy connection of this process when it comes free.
+ */
+type Connection = PooledSession | string;
+const HANDED_OVER = 'handed-over';
 
 // How long a job waits in this process for one of its busy connections to the same mailbox
 // before it goes back to the delayed set. A transaction normally takes milliseconds.
