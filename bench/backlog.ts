@@ -28,6 +28,8 @@ export async function run(): Promise<void> {
     timeUnitMs: TIME_UNIT_MS,
     mailboxes: addresses.map((address) => ({ address, messagesPerMinute: MESSAGES_PER_MINUTE })),
     workerEnv: { POSTROOM_LOG_LEVEL: 'warn' },
+    // Compiled, as in production: tsx would add about 46 MB and its start-up CPU to the figures.
+    workerRuntime: 'compiled',
   });
   try {
     await stack.withDiagnostics(() => drainBacklog(stack, addresses));
