@@ -50,7 +50,7 @@ export interface LocalStackOptions {
   queueName?: string;
   /** Extra POSTROOM_* variables for every worker. */
   workerEnv?: Record<string, string>;
-  /** How worker processes run: from the TypeScript sources (default) or from `dist`. */
+  /** Runtime of the worker processes: the TypeScript sources (default) or the compiled `dist`. */
   workerRuntime?: WorkerRuntime;
   tokenLifetimeSeconds?: number;
   /** App registrations; default one app `contoso` with a client secret. */

@@ -6,9 +6,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
 /**
- * How a worker process runs: `source` runs the TypeScript sources through tsx, as the tests and
- * the demo do; `compiled` runs the output of `npm run build` with plain Node.js, as production
- * does. tsx adds about 46 MB of resident memory to each process.
+ * Runtime of a worker process. `source` runs the TypeScript sources through tsx, as the tests and
+ * the demo do. `compiled` runs the output of `npm run build` with plain Node.js, as production
+ * does, without the roughly 46 MB of resident memory that tsx adds to each process.
  */
 export type WorkerRuntime = 'source' | 'compiled';
 
@@ -17,7 +17,8 @@ const workerDir = join(dirname(fileURLToPath(import.meta.url)), '../../worker');
 /** Path of the compiled worker entry point, `apps/worker/dist/main.js`. */
 export const compiledWorkerMain = join(workerDir, 'dist/main.js');
 
-// Resolved on use, not at import: the compiled CLI must load where tsx, a devDependency, is absent.
+// tsx is resolved on use, not at import, because it is a devDependency and the compiled CLI must
+// also load without it.
 function nodeArguments(runtime: WorkerRuntime): string[] {
   if (runtime === 'compiled') {
     if (!existsSync(compiledWorkerMain)) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Starts the compiled emulator in dist/. npm ci builds it through the root prepare script; this file
-// exists before that build, so that npm can link the command on a fresh install.
+// Starts the compiled emulator in dist/, which the root prepare script builds during npm ci. This
+// file exists before that build, so npm can link the command on a fresh install.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
