@@ -3,6 +3,7 @@ export {
   type Classification,
   classifyFailure,
   classifySuccess,
+  isTlsVerificationCode,
   parseEnhancedCode,
   type ReplyAction,
   type ReplyClass,
