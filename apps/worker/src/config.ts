@@ -160,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     throw new ConfigError('invalid worker environment', parsed.error.issues.map(envIssue));
   }
   const vars = parsed.data;
+  if (vars.POSTROOM_TLS_CA_FILE) checkCaFile(vars.POSTROOM_TLS_CA_FILE);
   const file = vars.POSTROOM_CONFIG ? readMailboxFile(vars.POSTROOM_CONFIG, env) : undefined;
   const { apps, mailboxes } = resolveMailboxes(vars, file);
   const cloud = CLOUDS[vars.POSTROOM_CLOUD];
@@ -237,6 +238,25 @@ function lockDuration(vars: EnvVars, usesGraph: boolean): number {
 function envIssue(issue: z.core.$ZodIssue): ValidationIssue {
   const variable = String(issue.path[0] ?? '');
   return { path: variable, message: `${issue.message}; fix or unset ${variable}` };
+}
+
+// The worker and verify read the file when they start. Checking it here already turns a missing or
+// wrong file into a ConfigError that names the variable, instead of a bare ENOENT later.
+function checkCaFile(path: string): void {
+  let message: string | undefined;
+  try {
+    if (!readFileSync(path, 'utf8').includes('-----BEGIN CERTIFICATE-----')) {
+      message = `${path} contains no PEM certificate (-----BEGIN CERTIFICATE-----); point POSTROOM_TLS_CA_FILE at the PEM file of the CA to trust`;
+    }
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    message = `cannot read ${path} (${reason}); point POSTROOM_TLS_CA_FILE at a readable PEM file of the CA to trust, or unset it to trust the system CAs only`;
+  }
+  if (message) {
+    throw new ConfigError('invalid worker environment', [
+      { path: 'POSTROOM_TLS_CA_FILE', message },
+    ]);
+  }
 }
 
 function readMailboxFile(path: string, env: NodeJS.ProcessEnv): LoadedMailboxFile {
