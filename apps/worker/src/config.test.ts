@@ -114,6 +114,18 @@ test('rejects more than 3 connections per mailbox', () => {
   );
 });
 
+test('rejects mailboxes that differ only in case', () => {
+  const path = mailboxFile({
+    apps: [app],
+    mailboxes: [{ address: 'Alerts@example.com' }, { address: 'alerts@example.com' }],
+  });
+  const error = configError({ POSTROOM_CONFIG: path, APP_SECRET: 'x' });
+
+  expect(error.message).toContain('Alerts@example.com');
+  expect(error.message).toContain('alerts@example.com');
+  expect(error.message).toContain('differ only in case');
+});
+
 describe('POSTROOM_TLS_CA_FILE', () => {
   const single = {
     POSTROOM_MAILBOX: 'a@example.com',

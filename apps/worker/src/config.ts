@@ -443,7 +443,9 @@ function checkMailboxes(apps: AppConfig[], mailboxes: MailboxConfig[]): void {
     });
   }
   const appNames = new Set(apps.map((app) => app.name));
-  const seen = new Set<string>();
+  // Keyed by the lowercased address, because Exchange treats addresses that differ only in case
+  // as one mailbox, and two entries for it would each keep their own limits.
+  const seen = new Map<string, string>();
   for (const mailbox of mailboxes) {
     if (!appNames.has(mailbox.app)) {
       issues.push({
@@ -451,13 +453,20 @@ function checkMailboxes(apps: AppConfig[], mailboxes: MailboxConfig[]): void {
         message: `app "${mailbox.app}" is not defined in apps`,
       });
     }
-    if (seen.has(mailbox.address)) {
+    const first = seen.get(mailbox.address.toLowerCase());
+    if (first === mailbox.address) {
       issues.push({
         path: `mailbox ${mailbox.address}`,
         message: 'mailbox is configured twice; keep one entry',
       });
+    } else if (first !== undefined) {
+      issues.push({
+        path: `mailbox ${mailbox.address}`,
+        message: `${first} and ${mailbox.address} differ only in case, so they are one mailbox; keep one entry`,
+      });
+    } else {
+      seen.set(mailbox.address.toLowerCase(), mailbox.address);
     }
-    seen.add(mailbox.address);
   }
   if (issues.length > 0) throw new ConfigError('invalid mailbox settings', issues);
 }
