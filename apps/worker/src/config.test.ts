@@ -1,11 +1,15 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@postroom/core';
-import { describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { loadConfig } from './config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'postroom-config-'));
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function mailboxFile(content: unknown): string {
   const path = join(dir, `${Math.random().toString(36).slice(2)}.json`);
