@@ -66,6 +66,8 @@ export async function run(): Promise<void> {
       POSTROOM_LOG_LEVEL: 'warn',
       POSTROOM_CONNECTION_IDLE_MS: String(CONNECTION_IDLE_MS),
     },
+    // Compiled, as in production: tsx would add about 46 MB and its start-up CPU to the figures.
+    workerRuntime: 'compiled',
   });
   const baseline = NodemailerBaseline.start();
   try {

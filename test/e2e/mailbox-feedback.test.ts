@@ -9,6 +9,7 @@ const SPAM = 'spam@contoso.example';
 const STORM = 'storm@contoso.example';
 const PAUSE = 'pause@contoso.example';
 const B = 'billing@contoso.example';
+const CASED = 'Case.Sensitive@contoso.example';
 let stack: LocalStack;
 let client: MailClient;
 
@@ -16,7 +17,7 @@ beforeAll(async () => {
   stack = await LocalStack.start({
     redisUrl: inject('redisUrl'),
     timeUnitMs: 1000,
-    mailboxes: [CIRCUIT, SPAM, STORM, PAUSE, B].map((address) => ({ address })),
+    mailboxes: [CIRCUIT, SPAM, STORM, PAUSE, B, CASED].map((address) => ({ address })),
     workerEnv: { POSTROOM_CIRCUIT_OPEN_MS: '600000', POSTROOM_CONNECTION_IDLE_MS: '0' },
   });
   await stack.addWorker();
@@ -155,6 +156,19 @@ test('pause and resume from the CLI', async () => {
   expect(await runMailbox(env, ['resume', PAUSE])).toBe(0);
   for (const result of results) expect((await waitForFinal(client, result.id)).state).toBe('sent');
   expect(await runMailbox(env, ['pause', 'nobody@contoso.example'])).toBe(1);
+});
+
+test('pause and resume ignore address case', async () => {
+  const env = { redisUrl: stack.redisUrl, queueName: stack.queueName };
+  expect(await runMailbox(env, ['pause', CASED.toLowerCase()])).toBe(0);
+  const { id } = await client.send(message(CASED, 0));
+
+  await waitUntil(
+    'the job to wait for the paused mailbox',
+    async () => (await client.status(id))?.waitReason === 'paused',
+  );
+  expect(await runMailbox(env, ['resume', CASED.toUpperCase()])).toBe(0);
+  expect((await waitForFinal(client, id)).state).toBe('sent');
 });
 
 test('send as denied fails at once without retry', async () => {

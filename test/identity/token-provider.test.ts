@@ -71,11 +71,16 @@ function certificateApp(): AppConfig {
   return { name: 'cert-app', tenantId: TENANT, clientId: 'cert-app', credential };
 }
 
-function provider(app: AppConfig, renewBeforeExpiryMs = 0) {
+/** `extraCa` is the CA the client trusts besides the system CAs: by default the emulator's. */
+function provider(
+  app: AppConfig,
+  renewBeforeExpiryMs = 0,
+  extraCa: string | Buffer | null = readFileSync(emulator.caFile),
+) {
   const authorityHost = `https://127.0.0.1:${emulator.httpsPort}`;
   network = new RecordingNetworkClient(
     createNetworkClient({
-      extraCa: readFileSync(emulator.caFile),
+      ...(extraCa ? { extraCa } : {}),
       allowedOrigins: [authorityHost],
     }),
   );
@@ -187,4 +192,18 @@ test('dropped connection is a transient error', async () => {
 
   expect(error.kind).toBe('transient');
   expect(error.aadstsCode).toBeUndefined();
+});
+
+test.each([
+  ['a CA that did not issue it', () => certificate.certificatePem],
+  ['only the system CAs', () => null],
+])('untrusted certificate with %s stops retries', async (_trust, extraCa) => {
+  const error = await tokenError(provider(secretApp(), 0, extraCa()).getToken());
+
+  expect(error.kind).toBe('configuration');
+  expect(error.code).toBe('POSTROOM_TOKEN_CERTIFICATE_UNTRUSTED');
+  expect(error.message).toContain(`127.0.0.1:${emulator.httpsPort}`);
+  expect(error.fix).toContain('POSTROOM_TLS_CA_FILE');
+  expect(error.fix).toContain('POSTROOM_CLOUD');
+  expect(emulator.stats().tokenRequests).toEqual({ ok: 0, error: 0 });
 });

@@ -1,3 +1,6 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createAppCertificate } from '@postroom/m365-emulator';
 import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
 import { runVerify } from '../../apps/cli/src/commands/verify.js';
 import { LocalStack } from '../harness/index.js';
@@ -104,6 +107,25 @@ test('verify names the secret for AADSTS7000215', async () => {
   expect(output).toContain('FAIL  token      Entra ID rejected the app credentials (AADSTS7000215');
   expect(output).toContain('Secret ID');
   expect(output).toMatch(/correlation id [0-9a-f-]{36}/);
+});
+
+test('verify names the CA file for an untrusted certificate', async () => {
+  // A self-signed certificate that did not issue the emulator's, as a wrong CA file would be.
+  const wrongCa = join(stack.dir, 'wrong-ca.pem');
+  await writeFile(wrongCa, (await createAppCertificate('wrong-ca')).certificatePem);
+  const lines: string[] = [];
+  const code = await runVerify(
+    ['--mailbox', GRANTED],
+    { ...stack.workerEnv(), POSTROOM_TLS_CA_FILE: wrongCa },
+    (line) => lines.push(line),
+  );
+  const output = lines.join('\n');
+
+  expect(code).toBe(1);
+  expect(output).toContain(
+    `FAIL  token      TLS certificate of the token endpoint 127.0.0.1:${stack.emulator.httpsPort} is not trusted`,
+  );
+  expect(output).toMatch(/fix: .*POSTROOM_TLS_CA_FILE/);
 });
 
 test('verify output holds no token or secret', async () => {

@@ -11,7 +11,7 @@ import {
   startEmulator,
 } from '@postroom/m365-emulator';
 import { freePort, RedisServer } from './redis-server.js';
-import { WorkerProcess } from './worker-process.js';
+import { WorkerProcess, type WorkerRuntime } from './worker-process.js';
 
 export interface StackMailbox {
   address: string;
@@ -50,6 +50,8 @@ export interface LocalStackOptions {
   queueName?: string;
   /** Extra POSTROOM_* variables for every worker. */
   workerEnv?: Record<string, string>;
+  /** Runtime of the worker processes: the TypeScript sources (default) or the compiled `dist`. */
+  workerRuntime?: WorkerRuntime;
   tokenLifetimeSeconds?: number;
   /** App registrations; default one app `contoso` with a client secret. */
   apps?: StackApp[];
@@ -210,6 +212,7 @@ export class LocalStack {
       this.workerEnv(extraEnv),
       port,
       join(this.dir, `worker-${this.workers.length + 1}.log`),
+      this.#options.workerRuntime,
     );
     this.workers.push(worker);
     await worker.waitReady();

@@ -20,15 +20,6 @@ async function main(): Promise<void> {
     throw error;
   });
 
-  const ready = {
-    smtpPort: emulator.smtpPort,
-    httpsPort: emulator.httpsPort,
-    apiPort: emulator.apiPort,
-    graphPort: emulator.graphPort,
-    caFile: emulator.caFile,
-  };
-  process.stdout.write(`${JSON.stringify(ready)}\n`);
-
   const stop = (signal: NodeJS.Signals): void => {
     logger.info({ signal }, 'stopping on signal');
     emulator.close().catch((error: unknown) => {
@@ -38,6 +29,17 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+
+  // Written only once the handlers are in place: a caller may send SIGTERM as soon as it reads
+  // this line, and without a handler that signal would kill the process instead of closing it.
+  const ready = {
+    smtpPort: emulator.smtpPort,
+    httpsPort: emulator.httpsPort,
+    apiPort: emulator.apiPort,
+    graphPort: emulator.graphPort,
+    caFile: emulator.caFile,
+  };
+  process.stdout.write(`${JSON.stringify(ready)}\n`);
 }
 
 main().catch((error: unknown) => {

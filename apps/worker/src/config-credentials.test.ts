@@ -1,16 +1,20 @@
 import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@postroom/core';
 import { type AppCertificate, createAppCertificate } from '@postroom/m365-emulator';
-import { beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { loadConfig } from './config.js';
 import { loadCertificateCredential } from './tokens/credentials.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'postroom-credentials-'));
 let certificate: AppCertificate;
 let other: AppCertificate;
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
 
 beforeAll(async () => {
   [certificate, other] = await Promise.all([

@@ -1,11 +1,15 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from '@postroom/core';
-import { expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { loadConfig } from './config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'postroom-config-'));
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
 
 function mailboxFile(content: unknown): string {
   const path = join(dir, `${Math.random().toString(36).slice(2)}.json`);
@@ -112,4 +116,50 @@ test('rejects more than 3 connections per mailbox', () => {
   expect(configError({ POSTROOM_CONFIG: path, APP_SECRET: 'x' }).message).toContain(
     'limit of 3 concurrent connections',
   );
+});
+
+test('rejects mailboxes that differ only in case', () => {
+  const path = mailboxFile({
+    apps: [app],
+    mailboxes: [{ address: 'Alerts@example.com' }, { address: 'alerts@example.com' }],
+  });
+  const error = configError({ POSTROOM_CONFIG: path, APP_SECRET: 'x' });
+
+  expect(error.message).toContain('Alerts@example.com');
+  expect(error.message).toContain('alerts@example.com');
+  expect(error.message).toContain('differ only in case');
+});
+
+describe('POSTROOM_TLS_CA_FILE', () => {
+  const single = {
+    POSTROOM_MAILBOX: 'a@example.com',
+    POSTROOM_TENANT_ID: 't',
+    POSTROOM_CLIENT_ID: 'c',
+    POSTROOM_CLIENT_SECRET: 's',
+  };
+
+  test('missing file names the variable and path', () => {
+    const path = join(dir, 'missing-ca.pem');
+    const error = configError({ ...single, POSTROOM_TLS_CA_FILE: path });
+
+    expect(error.issues[0]?.path).toBe('POSTROOM_TLS_CA_FILE');
+    expect(error.message).toContain(`cannot read ${path} (ENOENT)`);
+    expect(error.message).toContain('PEM file');
+    expect(error.message).not.toContain('no such file or directory, open');
+  });
+
+  test('file without a certificate is rejected', () => {
+    const path = mailboxFile({ not: 'a certificate' });
+    const error = configError({ ...single, POSTROOM_TLS_CA_FILE: path });
+
+    expect(error.issues[0]?.path).toBe('POSTROOM_TLS_CA_FILE');
+    expect(error.message).toContain(`${path} contains no PEM certificate`);
+  });
+
+  test('readable certificate file is accepted', () => {
+    const path = join(dir, 'ca.pem');
+    writeFileSync(path, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+
+    expect(loadConfig({ ...single, POSTROOM_TLS_CA_FILE: path }).smtp.caFile).toBe(path);
+  });
 });

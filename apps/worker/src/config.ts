@@ -163,6 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     throw new ConfigError('invalid worker environment', parsed.error.issues.map(envIssue));
   }
   const vars = parsed.data;
+  if (vars.POSTROOM_TLS_CA_FILE) checkCaFile(vars.POSTROOM_TLS_CA_FILE);
   const file = vars.POSTROOM_CONFIG ? readMailboxFile(vars.POSTROOM_CONFIG, env) : undefined;
   const { apps, mailboxes } = resolveMailboxes(vars, file);
   const cloud = CLOUDS[vars.POSTROOM_CLOUD];
@@ -241,6 +242,25 @@ function lockDuration(vars: EnvVars, usesGraph: boolean): number {
 function envIssue(issue: z.core.$ZodIssue): ValidationIssue {
   const variable = String(issue.path[0] ?? '');
   return { path: variable, message: `${issue.message}; fix or unset ${variable}` };
+}
+
+// The worker and verify read the file when they start. Checking it here already turns a missing or
+// wrong file into a ConfigError that names the variable, instead of a bare ENOENT later.
+function checkCaFile(path: string): void {
+  let message: string | undefined;
+  try {
+    if (!readFileSync(path, 'utf8').includes('-----BEGIN CERTIFICATE-----')) {
+      message = `${path} contains no PEM certificate (-----BEGIN CERTIFICATE-----); point POSTROOM_TLS_CA_FILE at the PEM file of the CA to trust`;
+    }
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? String(error);
+    message = `cannot read ${path} (${reason}); point POSTROOM_TLS_CA_FILE at a readable PEM file of the CA to trust, or unset it to trust the system CAs only`;
+  }
+  if (message) {
+    throw new ConfigError('invalid worker environment', [
+      { path: 'POSTROOM_TLS_CA_FILE', message },
+    ]);
+  }
 }
 
 function readMailboxFile(path: string, env: NodeJS.ProcessEnv): LoadedMailboxFile {
@@ -427,7 +447,9 @@ function checkMailboxes(apps: AppConfig[], mailboxes: MailboxConfig[]): void {
     });
   }
   const appNames = new Set(apps.map((app) => app.name));
-  const seen = new Set<string>();
+  // Keyed by the lowercased address, because Exchange treats addresses that differ only in case
+  // as one mailbox, and two entries for it would each keep their own limits.
+  const seen = new Map<string, string>();
   for (const mailbox of mailboxes) {
     if (!appNames.has(mailbox.app)) {
       issues.push({
@@ -435,13 +457,20 @@ function checkMailboxes(apps: AppConfig[], mailboxes: MailboxConfig[]): void {
         message: `app "${mailbox.app}" is not defined in apps`,
       });
     }
-    if (seen.has(mailbox.address)) {
+    const first = seen.get(mailbox.address.toLowerCase());
+    if (first === mailbox.address) {
       issues.push({
         path: `mailbox ${mailbox.address}`,
         message: 'mailbox is configured twice; keep one entry',
       });
+    } else if (first !== undefined) {
+      issues.push({
+        path: `mailbox ${mailbox.address}`,
+        message: `${first} and ${mailbox.address} differ only in case, so they are one mailbox; keep one entry`,
+      });
+    } else {
+      seen.set(mailbox.address.toLowerCase(), mailbox.address);
     }
-    seen.add(mailbox.address);
   }
   if (issues.length > 0) throw new ConfigError('invalid mailbox settings', issues);
 }

@@ -5,8 +5,10 @@ import {
   connectRedis,
   type JobPayload,
   KEY_PREFIX,
+  PostroomError,
   postroomKeys,
   type RedisConnection,
+  redisAddress,
   SEND_JOB_NAME,
 } from '@postroom/core';
 import { Queue, Worker } from 'bullmq';
@@ -66,7 +68,7 @@ export async function startWorker(
     enableAutoPipelining: true,
   });
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
-  await redis.connect();
+  await connectAtStart(redis, config.redisUrl);
   await checkEvictionPolicy(redis, logger, metrics, config.allowEviction);
   await publishMailboxes(redis, keys.mailboxRegistry, config);
 
@@ -283,6 +285,32 @@ function scheduleDeadLetterCleanup(
   const timer = setInterval(clean, DEAD_LETTER_CLEAN_INTERVAL_MS);
   timer.unref();
   return timer;
+}
+
+/**
+ * Opens the first Redis connection. When it fails, raises an error that names POSTROOM_REDIS_URL,
+ * the address it tried and the cause (never the password). ioredis 6 rejects a refused connection
+ * with only "Connection is closed.", so the cause comes from its last `error` event.
+ */
+async function connectAtStart(redis: RedisConnection, url: string): Promise<void> {
+  let cause: unknown;
+  const remember = (error: unknown) => {
+    cause = error;
+  };
+  redis.on('error', remember);
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    const failure = (cause ?? error) as NodeJS.ErrnoException;
+    throw new PostroomError(
+      'POSTROOM_REDIS_UNREACHABLE',
+      `cannot connect to Redis at ${redisAddress(url)} (${failure.code ?? failure.message}); check the host, port and password in POSTROOM_REDIS_URL, and that Redis runs there and accepts connections from this host`,
+      { cause: failure },
+    );
+  } finally {
+    redis.off('error', remember);
+  }
 }
 
 async function checkEvictionPolicy(

@@ -76,6 +76,14 @@ const TLS_VERIFICATION_CODES = new Set([
   'ERR_SSL_WRONG_VERSION_NUMBER',
 ]);
 
+/**
+ * True for a Node.js TLS error code that stops a connection before any data is exchanged: the
+ * server's certificate failed verification, or the port does not speak TLS.
+ */
+export function isTlsVerificationCode(code: string | undefined): boolean {
+  return code !== undefined && TLS_VERIFICATION_CODES.has(code);
+}
+
 const ENHANCED_CODE = /^\d{3}[ -]([245])\.(\d{1,3})\.(\d{1,3})(?=\s|$)/;
 
 /** Extracts the enhanced status code (`x.y.z`) that follows the reply code, if any. */

@@ -3,6 +3,7 @@ export {
   type Classification,
   classifyFailure,
   classifySuccess,
+  isTlsVerificationCode,
   parseEnhancedCode,
   type ReplyAction,
   type ReplyClass,
@@ -42,6 +43,6 @@ export {
   postroomKeys,
   SEND_JOB_NAME,
 } from './names.js';
-export { connectRedis, isClusterUrl, type RedisConnection } from './redis.js';
+export { connectRedis, isClusterUrl, type RedisConnection, redisAddress } from './redis.js';
 export { DEFAULT_RETRY_POLICY, deadlineMs, type RetryPolicy, retryDelayMs } from './retry.js';
 export type { DeliveryState, DeliveryStatus } from './status.js';

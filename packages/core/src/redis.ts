@@ -5,6 +5,7 @@ import { ConfigError } from './errors.js';
 export type RedisConnection = Redis | Cluster;
 
 const CLUSTER_SCHEMES = new Set(['redis+cluster:', 'rediss+cluster:']);
+const DEFAULT_PORT = 6379;
 
 /** True for `redis+cluster://host:port,host:port` and its TLS form `rediss+cluster://`. */
 export function isClusterUrl(url: string): boolean {
@@ -32,6 +33,20 @@ export function connectRedis(url: string, options: RedisOptions = {}): RedisConn
   return new Cluster(nodes, { redisOptions, lazyConnect: options.lazyConnect === true });
 }
 
+/**
+ * Returns the `host:port` a Redis URL names, or for a cluster URL each node's, comma-separated.
+ * User name and password are left out, so the result is safe for messages and logs.
+ */
+export function redisAddress(url: string): string {
+  if (isClusterUrl(url)) {
+    return parseClusterUrl(url)
+      .nodes.map((node) => `${node.host}:${node.port}`)
+      .join(', ');
+  }
+  const parsed = new URL(url);
+  return `${parsed.hostname}:${parsed.port || DEFAULT_PORT}`;
+}
+
 function parseClusterUrl(url: string) {
   const scheme = url.slice(0, url.indexOf('//'));
   const rest = url.slice(scheme.length + 2).replace(/\/.*$/, '');
@@ -48,7 +63,7 @@ function parseClusterUrl(url: string) {
   const nodes = hosts.split(',').map((entry) => {
     const colon = entry.lastIndexOf(':');
     const host = colon > 0 ? entry.slice(0, colon) : entry;
-    const port = colon > 0 ? Number(entry.slice(colon + 1)) : 6379;
+    const port = colon > 0 ? Number(entry.slice(colon + 1)) : DEFAULT_PORT;
     if (!host || !Number.isInteger(port) || port <= 0 || port > 65535) {
       throw new ConfigError('invalid Redis URL', [
         {

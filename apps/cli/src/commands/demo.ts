@@ -131,7 +131,7 @@ async function follow(
         announcedWaits.add(id);
         const inMs = status.nextAttemptAt ? Date.parse(status.nextAttemptAt) - Date.now() : 0;
         print(
-          `  waiting  ${status.mailbox.padEnd(24)} ${id}  ${status.waitReason}, next slot in ${(inMs / 1000).toFixed(1)} s`,
+          `  waiting  ${status.mailbox.padEnd(24)} ${id}  ${status.waitReason}, next slot in ${formatSeconds(inMs)}`,
         );
       }
     }
@@ -159,4 +159,13 @@ function report(
   print(`delivered ${delivered} of ${total}`);
   const clean = throttling === 0 && authFailures === 0 && stats.duplicateMessageIds === 0;
   return delivered === total && clean ? 0 : 1;
+}
+
+/**
+ * Formats a wait in ms as seconds with one decimal. A wait that already ended, whose slot passed
+ * while the status was read, shows as `0.0 s` instead of `-0.0 s` or a negative time.
+ */
+export function formatSeconds(ms: number): string {
+  const seconds = Number.isFinite(ms) && ms > 0 ? ms / 1000 : 0;
+  return `${seconds.toFixed(1)} s`;
 }

@@ -10,16 +10,20 @@ const USAGE = 'usage: postroom mailbox list | pause <address> | resume <address>
 
 /** Lists mailboxes with state, limits and usage, or pauses and resumes one for every worker. */
 export async function runMailbox(env: CliEnv, args: string[]): Promise<number> {
-  const [action, address] = args;
+  const [action, requested] = args;
   const redis = connectRedis(env.redisUrl, { maxRetriesPerRequest: 3 });
   const keys = postroomKeys(env.queueName);
   try {
     const registry = await redis.hgetall(keys.mailboxRegistry);
     if (action === 'list') return await list(redis, env, registry);
-    if ((action === 'pause' || action === 'resume') && address) {
-      if (!(address in registry)) {
+    if ((action === 'pause' || action === 'resume') && requested) {
+      // Addresses match case-insensitively, but the Redis keys use the address as configured.
+      const address = Object.keys(registry).find(
+        (configured) => configured.toLowerCase() === requested.toLowerCase(),
+      );
+      if (!address) {
         process.stderr.write(
-          `postroom mailbox: ${address} is not a configured mailbox (known: ${Object.keys(registry).join(', ') || 'none'})\n`,
+          `postroom mailbox: ${requested} is not a configured mailbox (known: ${Object.keys(registry).join(', ') || 'none'})\n`,
         );
         return 1;
       }

@@ -161,11 +161,17 @@ async function checkToken(
   } catch (error) {
     if (!(error instanceof TokenError)) throw error;
     const correlation = error.correlationId ? ` (correlation id ${error.correlationId})` : '';
+    // The fix gets its own line, so it is left out of the detail when the message ends with it.
+    const suffix = error.fix ? `; ${error.fix}` : undefined;
+    const summary =
+      suffix && error.message.endsWith(suffix)
+        ? error.message.slice(0, -suffix.length)
+        : error.message;
     return {
       result: {
         name: 'token',
         ok: false,
-        detail: `${error.message}${correlation}`,
+        detail: `${summary}${correlation}`,
         fix:
           error.fix ??
           'check that the authority (POSTROOM_CLOUD or POSTROOM_AUTHORITY_HOST) is reachable over HTTPS and, for a private CA, POSTROOM_TLS_CA_FILE',

@@ -1,5 +1,6 @@
 import { expect, test } from 'vitest';
 import { describeAadsts, TokenError, toTokenError } from './errors.js';
+import { CertificateVerificationError } from './network-client.js';
 
 // The fields MSAL 7's ServerError carries for an Entra ID error response.
 function serverError(code: number, correlationId = 'corr-1') {
@@ -58,4 +59,23 @@ test('throttled request keeps the code MSAL stored', () => {
 test('describes known codes only', () => {
   expect(describeAadsts('700016')?.fix).toContain('clientId');
   expect(describeAadsts('1')).toBeUndefined();
+});
+
+test.each([
+  ['SELF_SIGNED_CERT_IN_CHAIN', 'is not trusted', 'POSTROOM_TLS_CA_FILE'],
+  ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'is not trusted', 'POSTROOM_CLOUD'],
+  ['ERR_TLS_CERT_ALTNAME_INVALID', 'does not name that host', 'POSTROOM_AUTHORITY_HOST'],
+  ['CERT_HAS_EXPIRED', 'has expired', 'clock'],
+  [
+    'ERR_SSL_WRONG_VERSION_NUMBER',
+    'was not received because the port does not speak TLS',
+    'POSTROOM_AUTHORITY_HOST',
+  ],
+])('certificate error %s is configuration', (tlsCode, summary, fix) => {
+  const error = toTokenError(new CertificateVerificationError('login.example.net', tlsCode));
+
+  expect(error.kind).toBe('configuration');
+  expect(error.code).toBe('POSTROOM_TOKEN_CERTIFICATE_UNTRUSTED');
+  expect(error.message).toContain(`token endpoint login.example.net ${summary} (${tlsCode})`);
+  expect(error.fix).toContain(fix);
 });

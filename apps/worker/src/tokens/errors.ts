@@ -1,4 +1,5 @@
 import { PostroomError } from '@postroom/core';
+import { CertificateVerificationError } from './network-client.js';
 
 /** `configuration`: fix the app registration or credential; `transient`: retry with backoff. */
 export type TokenErrorKind = 'transient' | 'configuration';
@@ -71,6 +72,37 @@ const AADSTS: Record<string, AadstsEntry> = {
   },
 };
 
+/**
+ * Failures of a TLS connection to the token endpoint by Node.js error code, each with its fix.
+ * A code not listed means that the certificate's issuer is not trusted.
+ */
+const CERTIFICATE_PROBLEMS: Record<string, { summary: string; fix: (host: string) => string }> = {
+  ERR_TLS_CERT_ALTNAME_INVALID: {
+    summary: 'does not name that host',
+    fix: () =>
+      'connect by a DNS name that the certificate lists: check POSTROOM_AUTHORITY_HOST, or unset it and set POSTROOM_CLOUD',
+  },
+  CERT_HAS_EXPIRED: {
+    summary: 'has expired',
+    fix: (host) =>
+      `check this host's clock (NTP); if it is right, the certificate of ${host} must be renewed`,
+  },
+  CERT_NOT_YET_VALID: {
+    summary: 'is not valid yet',
+    fix: () => "check this host's clock (NTP)",
+  },
+  ERR_SSL_WRONG_VERSION_NUMBER: {
+    summary: 'was not received because the port does not speak TLS',
+    fix: () => 'check the https:// URL and port in POSTROOM_AUTHORITY_HOST',
+  },
+};
+
+const UNTRUSTED_ISSUER = {
+  summary: 'is not trusted',
+  fix: (host: string) =>
+    `set POSTROOM_TLS_CA_FILE to the PEM file of the CA that issued the certificate of ${host}, or correct POSTROOM_CLOUD or POSTROOM_AUTHORITY_HOST if that is the wrong authority`,
+};
+
 /** AADSTS700024: the client assertion is outside its time range. A fresh assertion may pass. */
 export const ASSERTION_TIME_RANGE_CODE = '700024';
 
@@ -113,6 +145,8 @@ interface MsalErrorFields {
 /** Converts an MSAL error into a TokenError, sorted by what a retry can do about it. */
 export function toTokenError(error: unknown): TokenError {
   if (error instanceof TokenError) return error;
+  // A retry meets the same certificate, so this is configuration, not a network error.
+  if (error instanceof CertificateVerificationError) return certificateError(error);
   const fields = (typeof error === 'object' && error !== null ? error : {}) as MsalErrorFields;
   const aadstsCode = aadstsCodeOf(fields);
   const entry = aadstsCode ? AADSTS[aadstsCode] : undefined;
@@ -138,6 +172,17 @@ export function toTokenError(error: unknown): TokenError {
     'unavailable',
     `token request failed (${reason}); it will be retried`,
     details,
+  );
+}
+
+function certificateError({ host, tlsCode }: CertificateVerificationError): TokenError {
+  const problem = CERTIFICATE_PROBLEMS[tlsCode] ?? UNTRUSTED_ISSUER;
+  const fix = problem.fix(host);
+  return new TokenError(
+    'configuration',
+    'certificate_untrusted',
+    `TLS certificate of the token endpoint ${host} ${problem.summary} (${tlsCode}); ${fix}`,
+    { fix },
   );
 }
 

@@ -1,6 +1,12 @@
 import { request } from 'node:https';
 import { rootCertificates } from 'node:tls';
-import type { INetworkModule, NetworkRequestOptions, NetworkResponse } from '@azure/msal-node';
+import {
+  AuthError,
+  type INetworkModule,
+  type NetworkRequestOptions,
+  type NetworkResponse,
+} from '@azure/msal-node';
+import { isTlsVerificationCode } from '@postroom/core';
 
 const DEFAULT_TIMEOUT_MS = 15_000;
 
@@ -23,6 +29,28 @@ export class DisallowedOriginError extends Error {
       `request to ${new URL(url).origin} refused: only the configured authority may be contacted`,
     );
     this.name = 'DisallowedOriginError';
+  }
+}
+
+/**
+ * The authority's TLS certificate failed verification, or its port does not speak TLS. It is an
+ * MSAL AuthError because MSAL rethrows those unchanged, while it replaces any other error from a
+ * network client with a `network_error` that has no cause.
+ */
+export class CertificateVerificationError extends AuthError {
+  /** Host of the authority, with the port unless it is 443, such as `login.microsoftonline.com`. */
+  readonly host: string;
+  /** Node.js TLS error code, such as `SELF_SIGNED_CERT_IN_CHAIN`. */
+  readonly tlsCode: string;
+
+  constructor(host: string, tlsCode: string) {
+    // MSAL fills in the correlation id of the token request when it rethrows the error.
+    super('certificate_verification_failed', '', `TLS with ${host} failed: ${tlsCode}`);
+    // AuthError sets its own prototype, which would hide this subclass from instanceof.
+    Object.setPrototypeOf(this, new.target.prototype);
+    this.name = 'CertificateVerificationError';
+    this.host = host;
+    this.tlsCode = tlsCode;
   }
 }
 
@@ -81,7 +109,14 @@ export function createNetworkClient(options: NetworkClientOptions = {}): INetwor
           }),
         ),
       );
-      req.on('error', reject);
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        const host = new URL(url).host;
+        reject(
+          isTlsVerificationCode(error.code)
+            ? new CertificateVerificationError(host, error.code as string)
+            : error,
+        );
+      });
       req.end(body);
     });
 
