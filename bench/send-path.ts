@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { createJobPayload, parseMessage } from '@postroom/core';
 import type { WorkerProcess } from '../apps/cli/src/worker-process.js';
 import { renderMessage } from '../apps/worker/src/mime.js';
-import { type BaselineRound, NodemailerBaseline } from './lib/baseline.js';
+import { type BaselineMessage, type BaselineRound, NodemailerBaseline } from './lib/baseline.js';
 import { benchMessage } from './lib/messages.js';
 import { cpuTimeMs } from './lib/process-stats.js';
 import { CommandMeter, topCommands } from './lib/redis-info.js';
@@ -19,8 +19,10 @@ const MAILBOX = 'receipts@contoso.example';
 const MAX_CONNECTIONS = 3;
 const MESSAGES_PER_ROUND = 3000;
 const ROUNDS = 5;
-/** Rounds of the extra run with the worker's default concurrency of 8. */
-const DEFAULT_CONCURRENCY_ROUNDS = 3;
+/** The worker's default concurrency, used by the two main comparisons. */
+const DEFAULT_CONCURRENCY = 8;
+/** Rounds of the extra run with the concurrency equal to the connection limit. */
+const LOW_CONCURRENCY_ROUNDS = 3;
 /** Short, so that the worker's connections are closed between rounds and each round opens its own. */
 const CONNECTION_IDLE_MS = 1000;
 const ROUND_TIMEOUT_MS = 120_000;
@@ -44,17 +46,23 @@ interface RoundResult {
   topCommands?: string;
 }
 
+type Path = 'postroom' | 'composed' | 'preRendered';
+
 interface Comparison {
   server: string;
   concurrency: number;
   postroom: RoundResult[];
-  baseline: RoundResult[];
+  /** nodemailer composing each message from its fields, as a plain nodemailer sender does. */
+  composed: RoundResult[];
+  /** nodemailer sending MIME rendered before the round: the wire's ceiling. */
+  preRendered: RoundResult[];
 }
 
 /**
  * Compares the throughput of one worker process, with the limits out of the way, against a plain
- * nodemailer pooled loop that sends the same rendered messages to the same server over the same
- * STARTTLS and XOAUTH2. The loop is the ceiling of this SMTP stack. Rounds are interleaved.
+ * nodemailer pooled loop that sends the same messages to the same server over the same STARTTLS
+ * and XOAUTH2: once composed by nodemailer, as a nodemailer sender does, and once pre-rendered.
+ * The loop is the ceiling of this SMTP stack. Rounds are interleaved.
  */
 export async function run(): Promise<void> {
   const stack = await BenchStack.start({
@@ -103,9 +111,9 @@ async function compareAll(stack: BenchStack, baseline: NodemailerBaseline): Prom
     );
     const context = { stack, baseline, ca, accessToken };
     const results = [
-      await compare(context, emulator, MAX_CONNECTIONS, ROUNDS),
-      await compare(context, sinkServer, MAX_CONNECTIONS, ROUNDS),
-      await compare(context, emulator, 8, DEFAULT_CONCURRENCY_ROUNDS),
+      await compare(context, emulator, DEFAULT_CONCURRENCY, ROUNDS),
+      await compare(context, sinkServer, DEFAULT_CONCURRENCY, ROUNDS),
+      await compare(context, emulator, MAX_CONNECTIONS, LOW_CONCURRENCY_ROUNDS),
     ];
     const repeated =
       (await sink.counts()).repeatedMessageIds +
@@ -154,16 +162,24 @@ async function compare(
     POSTROOM_SMTP_PORT: String(server.port),
     POSTROOM_CONCURRENCY: String(concurrency),
   });
-  const comparison: Comparison = { server: server.name, concurrency, postroom: [], baseline: [] };
+  const comparison: Comparison = {
+    server: server.name,
+    concurrency,
+    postroom: [],
+    composed: [],
+    preRendered: [],
+  };
+  const paths: Path[] = ['postroom', 'composed', 'preRendered'];
   try {
     for (let index = 0; index < rounds; index++) {
-      const order = index % 2 === 0 ? ['postroom', 'baseline'] : ['baseline', 'postroom'];
+      // Each round starts with a different path, so no path always runs first.
+      const order = paths.map((_, offset) => paths[(index + offset) % paths.length] as Path);
       for (const path of order) {
         await server.idle();
         await server.reset();
         if (path === 'postroom')
           comparison.postroom.push(await postroomRound(context.stack, worker, server));
-        else comparison.baseline.push(await baselineRound(context, server));
+        else comparison[path].push(await baselineRound(context, server, path));
       }
     }
   } finally {
@@ -221,11 +237,32 @@ async function postroomRound(
   };
 }
 
-/** Renders the same kind of messages as the worker does and sends them through nodemailer's pool. */
-async function baselineRound(context: Context, server: Server): Promise<RoundResult> {
+/**
+ * Sends the same messages as a Postroom round through nodemailer's pool: composed by nodemailer
+ * from their fields, or rendered by the worker's own `renderMessage` before the clock starts.
+ */
+async function baselineRound(
+  context: Context,
+  server: Server,
+  mode: 'composed' | 'preRendered',
+): Promise<RoundResult> {
   const messages = await Promise.all(
-    Array.from({ length: MESSAGES_PER_ROUND }, async (_, index) => {
+    Array.from({ length: MESSAGES_PER_ROUND }, async (_, index): Promise<BaselineMessage> => {
       const payload = createJobPayload(parseMessage(benchMessage(MAILBOX, index)));
+      if (mode === 'composed') {
+        const { message } = payload;
+        return {
+          mail: {
+            from: MAILBOX,
+            to: message.to?.[0]?.address ?? '',
+            subject: message.subject,
+            text: message.text ?? '',
+            messageId: payload.messageId,
+            date: new Date(payload.enqueuedAtMs).toISOString(),
+            priority: message.priority,
+          },
+        };
+      }
       const rendered = await renderMessage(payload);
       return { envelope: rendered.envelope, raw: new Uint8Array(rendered.raw) };
     }),
@@ -260,49 +297,88 @@ function report(results: Comparison[], repeatedMessageIds: number): void {
     rounds: RoundResult[],
     field: 'messagesPerSecond' | 'cpuMsPerMessage' | 'redisCommandsPerMessage',
   ) => median(rounds.map((entry) => entry[field] ?? Number.NaN));
+  const rate = (entry: RoundResult | undefined) => entry?.messagesPerSecond ?? Number.NaN;
   printTable(
     'Messages per second in each round',
-    ['server', 'worker concurrency', 'round', 'postroom', 'nodemailer', 'ratio'],
+    [
+      'server',
+      'worker concurrency',
+      'round',
+      'postroom',
+      'nodemailer composing',
+      'ratio',
+      'nodemailer pre-rendered',
+      'ratio',
+    ],
     results.flatMap((result) =>
       result.postroom.map((entry, index) => {
-        const bare = result.baseline[index] as RoundResult;
+        const composed = rate(result.composed[index]);
+        const preRendered = rate(result.preRendered[index]);
         return [
           result.server,
           result.concurrency,
           index + 1,
           Math.round(entry.messagesPerSecond),
-          Math.round(bare.messagesPerSecond),
-          round(entry.messagesPerSecond / bare.messagesPerSecond, 3),
+          Math.round(composed),
+          round(entry.messagesPerSecond / composed, 3),
+          Math.round(preRendered),
+          round(entry.messagesPerSecond / preRendered, 3),
         ];
       }),
     ),
   );
+
+  const figures = (result: Comparison) => {
+    const postroom = medianOf(result.postroom, 'messagesPerSecond');
+    const composed = medianOf(result.composed, 'messagesPerSecond');
+    const preRendered = medianOf(result.preRendered, 'messagesPerSecond');
+    return {
+      workerConcurrency: result.concurrency,
+      postroomPerSecond: Math.round(postroom),
+      nodemailerPerSecond: Math.round(composed),
+      ratio: round(postroom / composed, 3),
+      nodemailerPreRenderedPerSecond: Math.round(preRendered),
+      ratioPreRendered: round(postroom / preRendered, 3),
+      workerCpuMsPerMessage: round(medianOf(result.postroom, 'cpuMsPerMessage'), 2),
+      nodemailerCpuMsPerMessage: round(medianOf(result.composed, 'cpuMsPerMessage'), 2),
+      nodemailerPreRenderedCpuMsPerMessage: round(
+        medianOf(result.preRendered, 'cpuMsPerMessage'),
+        2,
+      ),
+      redisCommandsPerMessage: round(medianOf(result.postroom, 'redisCommandsPerMessage'), 1),
+    };
+  };
   printTable(
     'Medians',
     [
       'server',
       'worker concurrency',
       'postroom msg/s',
-      'nodemailer msg/s',
+      'composing msg/s',
+      'ratio',
+      'pre-rendered msg/s',
       'ratio',
       'worker CPU ms/msg',
-      'nodemailer CPU ms/msg',
+      'composing CPU ms/msg',
+      'pre-rendered CPU ms/msg',
       'redis commands/msg',
     ],
-    results.map((result) => [
-      result.server,
-      result.concurrency,
-      Math.round(medianOf(result.postroom, 'messagesPerSecond')),
-      Math.round(medianOf(result.baseline, 'messagesPerSecond')),
-      round(
-        medianOf(result.postroom, 'messagesPerSecond') /
-          medianOf(result.baseline, 'messagesPerSecond'),
-        3,
-      ),
-      round(medianOf(result.postroom, 'cpuMsPerMessage'), 2),
-      round(medianOf(result.baseline, 'cpuMsPerMessage'), 2),
-      round(medianOf(result.postroom, 'redisCommandsPerMessage'), 1),
-    ]),
+    results.map((result) => {
+      const figure = figures(result);
+      return [
+        result.server,
+        result.concurrency,
+        figure.postroomPerSecond,
+        figure.nodemailerPerSecond,
+        figure.ratio,
+        figure.nodemailerPreRenderedPerSecond,
+        figure.ratioPreRendered,
+        figure.workerCpuMsPerMessage,
+        figure.nodemailerCpuMsPerMessage,
+        figure.nodemailerPreRenderedCpuMsPerMessage,
+        figure.redisCommandsPerMessage,
+      ];
+    }),
   );
   for (const result of results) {
     const last = result.postroom.at(-1);
@@ -311,20 +387,7 @@ function report(results: Comparison[], repeatedMessageIds: number): void {
     );
   }
 
-  const figures = (result: Comparison) => {
-    const postroom = medianOf(result.postroom, 'messagesPerSecond');
-    const bare = medianOf(result.baseline, 'messagesPerSecond');
-    return {
-      workerConcurrency: result.concurrency,
-      postroomPerSecond: Math.round(postroom),
-      nodemailerPerSecond: Math.round(bare),
-      ratio: round(postroom / bare, 3),
-      workerCpuMsPerMessage: round(medianOf(result.postroom, 'cpuMsPerMessage'), 2),
-      nodemailerCpuMsPerMessage: round(medianOf(result.baseline, 'cpuMsPerMessage'), 2),
-      redisCommandsPerMessage: round(medianOf(result.postroom, 'redisCommandsPerMessage'), 1),
-    };
-  };
-  const [emulator, sink, defaultConcurrency] = results as [Comparison, Comparison, Comparison];
+  const [emulator, sink, lowConcurrency] = results as [Comparison, Comparison, Comparison];
   printFigures({
     benchmark: 'send-path',
     messagesPerRound: MESSAGES_PER_ROUND,
@@ -332,8 +395,9 @@ function report(results: Comparison[], repeatedMessageIds: number): void {
     maxConnections: MAX_CONNECTIONS,
     emulator: figures(emulator),
     sink: figures(sink),
-    emulatorDefaultConcurrency: figures(defaultConcurrency),
+    emulatorConcurrencyEqualToConnections: figures(lowConcurrency),
     ratio: figures(emulator).ratio,
+    ratioPreRendered: figures(emulator).ratioPreRendered,
     repeatedMessageIds,
   });
 }

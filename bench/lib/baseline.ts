@@ -9,8 +9,26 @@ export interface BaselineRound {
   user: string;
   accessToken: string;
   maxConnections: number;
-  messages: { envelope: { from: string; to: string[] }; raw: Uint8Array }[];
+  messages: BaselineMessage[];
 }
+
+/**
+ * A message for the baseline: either fields that nodemailer composes into MIME, as a plain
+ * nodemailer sender does, or MIME rendered before the round starts.
+ */
+export type BaselineMessage =
+  | {
+      mail: {
+        from: string;
+        to: string;
+        subject: string;
+        text: string;
+        messageId: string;
+        date: string;
+        priority: 'high' | 'normal' | 'low';
+      };
+    }
+  | { envelope: { from: string; to: string[] }; raw: Uint8Array };
 
 export interface BaselineResult {
   elapsedMs: number;

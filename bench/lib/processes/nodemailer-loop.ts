@@ -1,7 +1,8 @@
 /**
  * The baseline of the send-path benchmark, run as its own process by `bench/lib/baseline.ts`:
- * a plain nodemailer pooled SMTP transport with STARTTLS and XOAUTH2, sending pre-rendered
- * messages as fast as the pool allows. Nothing else runs in this process.
+ * a plain nodemailer pooled SMTP transport with STARTTLS and XOAUTH2, sending messages as fast
+ * as the pool allows, either composed by nodemailer or pre-rendered. Nothing else runs in this
+ * process.
  *
  * IPC in: a BaselineRound. IPC out: { elapsedMs, sent, failed, firstError? } per round.
  */
@@ -46,15 +47,21 @@ async function sendAll(round: BaselineRound) {
   const startedAt = performance.now();
   await Promise.all(
     round.messages.map((message) =>
-      transport.sendMail({ envelope: message.envelope, raw: Buffer.from(message.raw) }).then(
-        () => {
-          sent += 1;
-        },
-        (error: unknown) => {
-          failed += 1;
-          firstError ??= String(error);
-        },
-      ),
+      transport
+        .sendMail(
+          'mail' in message
+            ? { ...message.mail, date: new Date(message.mail.date) }
+            : { envelope: message.envelope, raw: Buffer.from(message.raw) },
+        )
+        .then(
+          () => {
+            sent += 1;
+          },
+          (error: unknown) => {
+            failed += 1;
+            firstError ??= String(error);
+          },
+        ),
     ),
   );
   const elapsedMs = performance.now() - startedAt;
