@@ -294,8 +294,9 @@ for index, m in ipairs(mailboxes) do
   local base = (index - 1) * 4
   local tatKey, healthKey, reservationsKey, parkedKey =
     KEYS[base + 1], KEYS[base + 2], KEYS[base + 3], KEYS[base + 4]
-  if redis.call('ZCARD', parkedKey) > 0 then
-    local tat = tonumber(redis.call('GET', tatKey) or '0')
+  -- Cheapest test first: a mailbox that handed out a slot within the last interval is fine.
+  local tat = tonumber(redis.call('GET', tatKey) or '0')
+  if tat < now - m.interval and redis.call('ZCARD', parkedKey) > 0 then
     local state = redis.call('HGET', healthKey, 'state')
     local untilMs = tonumber(redis.call('HGET', healthKey, 'until') or '0')
     local healthy = not state or state == 'healthy' or (untilMs > 0 and untilMs <= now)
@@ -306,7 +307,7 @@ for index, m in ipairs(mailboxes) do
         live = true
       end
     end
-    if healthy and not live and tat < now - m.interval then
+    if healthy and not live then
       local popped = redis.call('ZPOPMIN', parkedKey)
       redis.call('HSET', reservationsKey, popped[1], now)
       redis.call('PEXPIRE', reservationsKey, 3600000)
