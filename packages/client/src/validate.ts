@@ -105,13 +105,19 @@ function prefixIssue(index: number, issue: ValidationIssue): ValidationIssue {
   return { path: `[${index}]${separator}${issue.path}`, message: issue.message };
 }
 
+// Hashes only messages whose key occurs more than once in the batch; most keys occur once.
 function findKeyConflicts(messages: readonly Message[]): ValidationIssue[] {
+  const countByKey = new Map<string, number>();
+  for (const message of messages) {
+    const key = message.idempotencyKey;
+    if (key !== undefined) countByKey.set(key, (countByKey.get(key) ?? 0) + 1);
+  }
+
   const firstByKey = new Map<string, { index: number; hash: string }>();
   const issues: ValidationIssue[] = [];
-
   messages.forEach((message, index) => {
     const key = message.idempotencyKey;
-    if (key === undefined) return;
+    if (key === undefined || countByKey.get(key) === 1) return;
 
     const hash = hashMessage(message);
     const first = firstByKey.get(key);

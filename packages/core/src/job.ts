@@ -9,8 +9,11 @@ export interface JobPayload {
   messageId: string;
   /** Time the producer accepted the message, in ms since the epoch. */
   enqueuedAtMs: number;
-  /** SHA-256 of the normalized message; compares payloads that reuse an idempotency key. */
-  payloadHash: string;
+  /**
+   * SHA-256 of the normalized message; compares payloads that reuse an idempotency key. Set only
+   * when the message has an `idempotencyKey`, because nothing else reads it.
+   */
+  payloadHash?: string;
 }
 
 /** Creates a job id. Ids never contain `:`, which BullMQ rejects in custom ids. */
@@ -40,12 +43,14 @@ export function hashMessage(message: Message): string {
     .digest('hex');
 }
 
+/** Builds the job data of a validated message, with a new Message-ID. */
 export function createJobPayload(message: Message, nowMs: number = Date.now()): JobPayload {
-  return {
+  const payload: JobPayload = {
     version: 1,
     message,
     messageId: createMessageId(message.from.address),
     enqueuedAtMs: nowMs,
-    payloadHash: hashMessage(message),
   };
+  if (message.idempotencyKey !== undefined) payload.payloadHash = hashMessage(message);
+  return payload;
 }
