@@ -93,6 +93,11 @@ describe('parseMessage', () => {
     ]);
   });
 
+  test('accepts a header named like an Object member', () => {
+    const message = parseMessage({ ...valid, headers: { Constructor: 'x' } });
+    expect(message.headers).toEqual({ Constructor: 'x' });
+  });
+
   test('rejects unknown fields by name', () => {
     const issues = issuesOf({ ...valid, sender: 'x@example.com' });
     expect(issues).toEqual([{ path: '', message: 'unknown field "sender"; remove it' }]);

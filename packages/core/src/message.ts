@@ -201,7 +201,9 @@ function checkHeader(name: string, value: string, report: (message: string) => v
     report(`header name ${JSON.stringify(name)} must be printable ASCII without spaces or colons`);
     return;
   }
-  const owner = RESERVED_HEADERS[name.toLowerCase()];
+  const owner = Object.hasOwn(RESERVED_HEADERS, name.toLowerCase())
+    ? RESERVED_HEADERS[name.toLowerCase()]
+    : undefined;
   if (owner) report(`header ${name} cannot be set through headers; use ${owner}`);
   if (CONTROL_CHARACTERS.test(value))
     report(`header ${name} value must not contain CR, LF or NUL characters`);
