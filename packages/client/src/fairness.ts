@@ -21,17 +21,20 @@ export async function assignFairPriorities(
   keys: PostroomKeys,
   jobs: BulkJob[],
 ): Promise<void> {
-  const ranked = jobs.filter((job) => job.data.message.priority !== 'high');
-  for (const job of jobs) {
-    if (job.data.message.priority === 'high') job.opts.priority = HIGH_PRIORITY;
-  }
-  if (ranked.length === 0) return;
-
   const byMailbox = new Map<string, BulkJob[]>();
-  for (const job of ranked) {
-    const mailbox = job.data.message.from.address.toLowerCase();
-    byMailbox.set(mailbox, [...(byMailbox.get(mailbox) ?? []), job]);
+  for (const job of jobs) {
+    const message = job.data.message;
+    if (message.priority === 'high') {
+      job.opts.priority = HIGH_PRIORITY;
+      continue;
+    }
+    const mailbox = message.from.address.toLowerCase();
+    const mailboxJobs = byMailbox.get(mailbox);
+    if (mailboxJobs) mailboxJobs.push(job);
+    else byMailbox.set(mailbox, [job]);
   }
+  if (byMailbox.size === 0) return;
+
   const pipeline = redis.pipeline();
   for (const [mailbox, mailboxJobs] of byMailbox) {
     const key = keys.mailbox(mailbox).enqueued;
