@@ -25,7 +25,14 @@ export function parseAddress(
   input: string | { name?: string | undefined; address: string },
 ): MailAddress | string {
   const { name, address } = typeof input === 'string' ? splitNameAndAddress(input) : input;
+  return parseMailbox(name, address);
+}
 
+/**
+ * Parses a display name and an address given apart, as `parseAddress` parses
+ * `{ name, address }`. Returns an error message instead when either is invalid.
+ */
+export function parseMailbox(name: string | undefined, address: string): MailAddress | string {
   if (name !== undefined && CONTROL_CHARACTERS.test(name)) {
     return 'display name must not contain CR, LF or NUL characters';
   }
@@ -67,6 +74,33 @@ function normalizeAddress(address: string): string {
     return `!"${address}" has a local part longer than ${MAX_LOCAL_PART_OCTETS} octets`;
   }
 
+  const asciiDomain = normalizeDomain(domain);
+  if (asciiDomain === undefined) {
+    return `!"${address}" has an invalid domain; use a fully qualified domain name such as example.com`;
+  }
+  return `${localPart}@${asciiDomain}`;
+}
+
+// Most messages of a process go to and from a few domains, and domainToASCII is the costliest
+// step of parsing an address. The cache is emptied when full and keeps only domains of at most
+// MAX_DOMAIN_OCTETS characters, so it stays under about 1,000 entries of 253 characters.
+const MAX_CACHED_DOMAINS = 1000;
+const domainCache = new Map<string, string | undefined>();
+
+// Returns the domain in lowercase ASCII (punycode), or undefined when it is not a valid FQDN.
+function normalizeDomain(domain: string): string | undefined {
+  if (domain.length > MAX_DOMAIN_OCTETS) return toAsciiDomain(domain);
+
+  const cached = domainCache.get(domain);
+  if (cached !== undefined || domainCache.has(domain)) return cached;
+
+  const result = toAsciiDomain(domain);
+  if (domainCache.size >= MAX_CACHED_DOMAINS) domainCache.clear();
+  domainCache.set(domain, result);
+  return result;
+}
+
+function toAsciiDomain(domain: string): string | undefined {
   const asciiDomain = domainToASCII(domain.toLowerCase());
   const labels = asciiDomain.split('.');
   const validDomain =
@@ -74,8 +108,5 @@ function normalizeAddress(address: string): string {
     asciiDomain.length <= MAX_DOMAIN_OCTETS &&
     labels.length >= 2 &&
     labels.every((label) => DOMAIN_LABEL.test(label));
-  if (!validDomain) {
-    return `!"${address}" has an invalid domain; use a fully qualified domain name such as example.com`;
-  }
-  return `${localPart}@${asciiDomain}`;
+  return validDomain ? asciiDomain : undefined;
 }
