@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CONTROL_CHARACTERS, type MailAddress, parseAddress } from './address.js';
 import { ValidationError, type ValidationIssue } from './errors.js';
 import { parseMessageFast } from './message-fast.js';
+import { toValidationIssue } from './message-issues.js';
 import {
   CONTENT_ID,
   CONTENT_TYPE,
@@ -139,7 +140,8 @@ export function parseMessage(input: unknown, options: ParseMessageOptions = {}):
 }
 
 function parseWithSchema(input: unknown): Message {
-  const result = messageSchema.safeParse(input);
+  // The issues then carry the input, so that a wrong type can be named. Only its type is reported.
+  const result = messageSchema.safeParse(input, { reportInput: true });
   if (!result.success) {
     throw new ValidationError('invalid message', result.error.issues.map(toValidationIssue));
   }
@@ -204,37 +206,4 @@ export function maxJsonBytes(value: unknown): number {
     bytes += key.length * 6 + 4 + maxJsonBytes((value as Record<string, unknown>)[key]);
   }
   return bytes;
-}
-
-const URL_OR_PATH_KEYS = new Set(['path', 'href', 'url', 'file', 'filePath']);
-
-function toValidationIssue(issue: z.core.$ZodIssue): ValidationIssue {
-  const path = formatPath(issue.path);
-
-  if (issue.code === 'unrecognized_keys') {
-    const isAttachment = issue.path[0] === 'attachments';
-    if (isAttachment && issue.keys.some((key) => URL_OR_PATH_KEYS.has(key))) {
-      return {
-        path,
-        message: `attachments given as file paths or URLs (${issue.keys.join(', ')}) are not accepted; put the file's bytes in content as base64`,
-      };
-    }
-    return {
-      path,
-      message: `unknown field ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; remove it`,
-    };
-  }
-  if (issue.code === 'invalid_type' && issue.input === undefined) {
-    return { path, message: `${path || 'message'} is required` };
-  }
-  return { path, message: issue.message };
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((part, index) => {
-      if (typeof part === 'number') return `[${part}]`;
-      return index === 0 ? String(part) : `.${String(part)}`;
-    })
-    .join('');
 }
