@@ -172,6 +172,14 @@ describe('options', () => {
     }
   });
 
+  test('queue name follows the worker rule', () => {
+    for (const queueName of ['orders.eu', 'q'.repeat(65), 'grüße', '{postroom}', '']) {
+      expect(() => new MailClient({ connection: redisUrl, queueName })).toThrow(
+        /queueName .* must be 1 to 64 ASCII letters, digits, _ or -/,
+      );
+    }
+  });
+
   test('client with keyPrefix is rejected', () => {
     const redis = openRedis();
     const prefixed = redis.duplicate({ keyPrefix: 'app:' });
