@@ -48,6 +48,9 @@ export function formatAddress(address: MailAddress): string {
 }
 
 function splitNameAndAddress(input: string): { name?: string; address: string } {
+  // A bare address is the common case, and the pattern cannot match without `<`.
+  if (!input.includes('<')) return { address: input.trim() };
+
   const match = NAME_AND_ADDRESS.exec(input.trim());
   if (!match) return { address: input.trim() };
 
@@ -70,7 +73,9 @@ function normalizeAddress(address: string): string {
   if (!DOT_ATOM.test(localPart) && !QUOTED_LOCAL.test(localPart)) {
     return `!"${address}" has an invalid local part; quote it or remove spaces and special characters`;
   }
-  if (Buffer.byteLength(localPart) > MAX_LOCAL_PART_OCTETS) {
+  // A UTF-16 code unit takes at most 3 bytes in UTF-8, so short local parts need no count.
+  const mayBeTooLong = localPart.length * 3 > MAX_LOCAL_PART_OCTETS;
+  if (mayBeTooLong && Buffer.byteLength(localPart) > MAX_LOCAL_PART_OCTETS) {
     return `!"${address}" has a local part longer than ${MAX_LOCAL_PART_OCTETS} octets`;
   }
 
