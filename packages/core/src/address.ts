@@ -83,7 +83,8 @@ function normalizeAddress(address: string): string {
   if (asciiDomain === undefined) {
     return `!"${address}" has an invalid domain; use a fully qualified domain name such as example.com`;
   }
-  return `${localPart}@${asciiDomain}`;
+  // Most domains are already lowercase ASCII, and then the address is returned unchanged.
+  return asciiDomain === domain ? address : `${localPart}@${asciiDomain}`;
 }
 
 // Most messages of a process go to and from a few domains, and domainToASCII is the costliest
