@@ -24,7 +24,11 @@ export const CONTROL_CHARACTERS = /[\r\n\0]/;
 export function parseAddress(
   input: string | { name?: string | undefined; address: string },
 ): MailAddress | string {
-  const { name, address } = typeof input === 'string' ? splitNameAndAddress(input) : input;
+  if (typeof input !== 'string') return parseMailbox(input.name, input.address);
+  // A bare address is the common case, and the name pattern cannot match without `<`.
+  if (!input.includes('<')) return parseMailbox(undefined, input.trim());
+
+  const { name, address } = splitNameAndAddress(input);
   return parseMailbox(name, address);
 }
 
@@ -48,9 +52,6 @@ export function formatAddress(address: MailAddress): string {
 }
 
 function splitNameAndAddress(input: string): { name?: string; address: string } {
-  // A bare address is the common case, and the pattern cannot match without `<`.
-  if (!input.includes('<')) return { address: input.trim() };
-
   const match = NAME_AND_ADDRESS.exec(input.trim());
   if (!match) return { address: input.trim() };
 

@@ -136,10 +136,14 @@ function parseAddressValue(value: unknown): MailAddress | typeof INVALID {
 
 // A single address counts as a list of one, as in the schema's preprocess step.
 function parseAddressList(value: unknown): MailAddress[] | typeof INVALID {
-  const items = Array.isArray(value) ? value : [value];
+  if (!Array.isArray(value)) {
+    const parsed = parseAddressValue(value);
+    return parsed === INVALID ? INVALID : [parsed];
+  }
+
   const list: MailAddress[] = [];
-  for (let index = 0; index < items.length; index++) {
-    const parsed = parseAddressValue(items[index]);
+  for (let index = 0; index < value.length; index++) {
+    const parsed = parseAddressValue(value[index]);
     if (parsed === INVALID) return INVALID;
     list.push(parsed);
   }
