@@ -49,8 +49,27 @@ const { isObject, isPlainObject } = z.core.util;
 
 /** Marks a field value that `messageSchema` would reject. */
 const INVALID = Symbol('invalid');
+/** Marks an optional field that the input does not have. */
+const ABSENT = Symbol('absent');
 
 type Fields = Record<PropertyKey, unknown>;
+interface MessageFields {
+  from?: unknown;
+  to?: unknown;
+  cc?: unknown;
+  bcc?: unknown;
+  replyTo?: unknown;
+  subject?: unknown;
+  text?: unknown;
+  html?: unknown;
+  headers?: unknown;
+  attachments?: unknown;
+  priority?: unknown;
+  notBefore?: unknown;
+  expiresAt?: unknown;
+  idempotencyKey?: unknown;
+  tags?: unknown;
+}
 type FieldParser = (value: unknown) => unknown;
 
 /**
@@ -62,29 +81,64 @@ type FieldParser = (value: unknown) => unknown;
  */
 export function parseMessageFast(input: unknown): Message | undefined {
   if (!isObject(input) || hasUnknownKey(input, MESSAGE_KEYS)) return undefined;
-  const fields = input as Fields;
-  const message: Fields = {};
+  const fields = input as MessageFields;
 
+  // Each field is read by name, so that the common shapes of input stay fast property loads.
   const from = parseAddressValue(fields.from);
-  if (from === INVALID) return undefined;
-  message.from = from;
+  const to = readOptional(fields, 'to', fields.to, parseAddressList);
+  const cc = readOptional(fields, 'cc', fields.cc, parseAddressList);
+  const bcc = readOptional(fields, 'bcc', fields.bcc, parseAddressList);
+  const replyTo = readOptional(fields, 'replyTo', fields.replyTo, parseAddressList);
+  const subject = parseSubject(fields.subject);
+  const text = readOptional(fields, 'text', fields.text, parseString);
+  const html = readOptional(fields, 'html', fields.html, parseString);
+  const headers = readOptional(fields, 'headers', fields.headers, parseHeaders);
+  const attachments = readOptional(fields, 'attachments', fields.attachments, parseAttachments);
+  const priority = parsePriority(fields.priority);
+  const notBefore = readOptional(fields, 'notBefore', fields.notBefore, parseDateTime);
+  const expiresAt = readOptional(fields, 'expiresAt', fields.expiresAt, parseDateTime);
+  const idempotencyKey = readOptional(
+    fields,
+    'idempotencyKey',
+    fields.idempotencyKey,
+    parseIdempotencyKey,
+  );
+  const tags = readOptional(fields, 'tags', fields.tags, parseTags);
 
   const valid =
-    copyOptional(fields, message, 'to', parseAddressList) &&
-    copyOptional(fields, message, 'cc', parseAddressList) &&
-    copyOptional(fields, message, 'bcc', parseAddressList) &&
-    copyOptional(fields, message, 'replyTo', parseAddressList) &&
-    copyRequired(fields, message, 'subject', parseSubject) &&
-    copyOptional(fields, message, 'text', parseString) &&
-    copyOptional(fields, message, 'html', parseString) &&
-    copyOptional(fields, message, 'headers', parseHeaders) &&
-    copyOptional(fields, message, 'attachments', parseAttachments) &&
-    copyRequired(fields, message, 'priority', parsePriority) &&
-    copyOptional(fields, message, 'notBefore', parseDateTime) &&
-    copyOptional(fields, message, 'expiresAt', parseDateTime) &&
-    copyOptional(fields, message, 'idempotencyKey', parseIdempotencyKey) &&
-    copyOptional(fields, message, 'tags', parseTags);
+    from !== INVALID &&
+    to !== INVALID &&
+    cc !== INVALID &&
+    bcc !== INVALID &&
+    replyTo !== INVALID &&
+    subject !== INVALID &&
+    text !== INVALID &&
+    html !== INVALID &&
+    headers !== INVALID &&
+    attachments !== INVALID &&
+    priority !== INVALID &&
+    notBefore !== INVALID &&
+    expiresAt !== INVALID &&
+    idempotencyKey !== INVALID &&
+    tags !== INVALID;
   if (!valid) return undefined;
+
+  // Keys are added in the schema's order, and an absent optional field stays absent.
+  const message: Fields = { from };
+  if (to !== ABSENT) message.to = to;
+  if (cc !== ABSENT) message.cc = cc;
+  if (bcc !== ABSENT) message.bcc = bcc;
+  if (replyTo !== ABSENT) message.replyTo = replyTo;
+  message.subject = subject;
+  if (text !== ABSENT) message.text = text;
+  if (html !== ABSENT) message.html = html;
+  if (headers !== ABSENT) message.headers = headers;
+  if (attachments !== ABSENT) message.attachments = attachments;
+  message.priority = priority;
+  if (notBefore !== ABSENT) message.notBefore = notBefore;
+  if (expiresAt !== ABSENT) message.expiresAt = expiresAt;
+  if (idempotencyKey !== ABSENT) message.idempotencyKey = idempotencyKey;
+  if (tags !== ABSENT) message.tags = tags;
 
   let consistent = true;
   checkMessageFields(message as Message, () => {
@@ -95,6 +149,12 @@ export function parseMessageFast(input: unknown): Message | undefined {
 
 // zod's `.optional()`: an absent key stays absent, a key present with `undefined` is kept as
 // `undefined`, any other value must parse.
+function readOptional(fields: object, key: string, value: unknown, parse: FieldParser): unknown {
+  if (value !== undefined) return parse(value);
+  return key in fields ? undefined : ABSENT;
+}
+
+// Like readOptional, for the fields of an attachment: copies the parsed value into `to`.
 function copyOptional(from: Fields, to: Fields, key: string, parse: FieldParser): boolean {
   const value = from[key];
   if (value === undefined) {
