@@ -74,7 +74,7 @@ export function resolveSettings(options: MailClientOptions): ClientSettings {
   if (typeof settings.queueName !== 'string' || !QUEUE_NAME_PATTERN.test(settings.queueName)) {
     issues.push({
       path: 'queueName',
-      message: `queueName ${JSON.stringify(settings.queueName)} ${QUEUE_NAME_RULE}, as the worker's POSTROOM_QUEUE_NAME`,
+      message: `queueName ${JSON.stringify(settings.queueName)} ${QUEUE_NAME_RULE}, the rule of the worker's POSTROOM_QUEUE_NAME`,
     });
   }
   checkInteger(issues, 'maxPayloadBytes', settings.maxPayloadBytes, 1);

@@ -89,7 +89,7 @@ function prefixIssue(index: number, issue: ValidationIssue): ValidationIssue {
   return { path: `[${index}]${separator}${issue.path}`, message: issue.message };
 }
 
-// Hashes only messages whose key occurs more than once in the batch; most keys occur once.
+// Hashes only messages whose key occurs more than once in the batch, because most keys occur once.
 function findKeyConflicts(messages: readonly Message[]): ValidationIssue[] {
   const countByKey = new Map<string, number>();
   for (const message of messages) {

@@ -10,8 +10,8 @@ export interface JobPayload {
   /** Time the producer accepted the message, in ms since the epoch. */
   enqueuedAtMs: number;
   /**
-   * SHA-256 of the normalized message; compares payloads that reuse an idempotency key. Set only
-   * when the message has an `idempotencyKey`, because nothing else reads it.
+   * SHA-256 of the normalized message, which tells apart payloads that reuse an idempotency key.
+   * Set only when the message has an `idempotencyKey`, because nothing else reads it.
    */
   payloadHash?: string;
 }
