@@ -8,6 +8,8 @@ import {
   EXCHANGE_ONLINE_LIMITS,
   type MailboxLimits,
   parseAddress,
+  QUEUE_NAME_PATTERN,
+  QUEUE_NAME_RULE,
   type RetryPolicy,
   type ValidationIssue,
 } from '@postroom/core';
@@ -110,7 +112,7 @@ const envSchema = z.object({
     .default('redis://127.0.0.1:6379'),
   POSTROOM_QUEUE_NAME: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .regex(QUEUE_NAME_PATTERN, QUEUE_NAME_RULE)
     .default(DEFAULT_QUEUE_NAME),
   POSTROOM_CONCURRENCY: integer(1).max(1000).default(8),
   POSTROOM_INSTANCE_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),

@@ -12,7 +12,7 @@ import {
 } from '@postroom/core';
 import { Queue } from 'bullmq';
 import { closeConnection, openConnection } from './connection.js';
-import { planJobs, type SendResult } from './enqueue.js';
+import { type BulkJob, planJobs, type SendResult } from './enqueue.js';
 import { assignFairPriorities } from './fairness.js';
 import { execPipeline, IdempotencyStore } from './idempotency.js';
 import { type ClientSettings, type MailClientOptions, resolveSettings } from './options.js';
@@ -164,9 +164,18 @@ export class MailClient {
     );
     if (jobs.length > 0) {
       await assignFairPriorities(this.#redis, this.#keys, jobs);
-      await this.#getQueue().addBulk(jobs);
+      await this.#addJobs(jobs);
     }
     return results;
+  }
+
+  // A single job skips `addBulk`, whose ioredis pipeline copies every script that BullMQ defined
+  // on the connection, which costs more client CPU than the add script call itself.
+  async #addJobs(jobs: BulkJob[]): Promise<void> {
+    const queue = this.#getQueue();
+    const [first] = jobs;
+    if (jobs.length === 1 && first) await queue.add(first.name, first.data, first.opts);
+    else await queue.addBulk(jobs);
   }
 
   async #recordCancelled(id: string, job: SendJob): Promise<void> {

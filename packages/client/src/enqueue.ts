@@ -1,6 +1,7 @@
 import {
   createJobId,
   createJobPayload,
+  hashMessage,
   type JobPayload,
   type Message,
   SEND_JOB_NAME,
@@ -93,10 +94,11 @@ async function planKeyedJobs(
   results: SendResult[],
   addJob: (payload: JobPayload, jobId: string) => void,
 ): Promise<void> {
-  const requests = [...firstIndexByKey].map(([key, index]) => ({
-    key,
-    payloadHash: (payloads[index] as JobPayload).payloadHash,
-  }));
+  const requests = [...firstIndexByKey].map(([key, index]) => {
+    const payload = payloads[index] as JobPayload;
+    // createJobPayload sets the hash on every message that has a key, so the fallback never runs.
+    return { key, payloadHash: payload.payloadHash ?? hashMessage(payload.message) };
+  });
   const claims = await store.claim(requests);
   const claimByKey = new Map(requests.map((request, position) => [request.key, claims[position]]));
 

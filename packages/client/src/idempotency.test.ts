@@ -53,6 +53,8 @@ describe('idempotent send', () => {
     expect(await redis.get(key)).toBe(`${id} ${expected}`);
     expect(await redis.pttl(key)).toBeGreaterThan(50_000);
     expect(await redis.pttl(key)).toBeLessThanOrEqual(60_000);
+    const job = await openQueue(queueName).getJob(id);
+    expect(job?.data.payloadHash).toBe(expected);
   });
 
   test('same key with different payload throws conflict', async () => {

@@ -2,6 +2,8 @@ import {
   ConfigError,
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_QUEUE_NAME,
+  QUEUE_NAME_PATTERN,
+  QUEUE_NAME_RULE,
   type RedisConnection,
   type ValidationIssue,
 } from '@postroom/core';
@@ -69,10 +71,10 @@ export function resolveSettings(options: MailClientOptions): ClientSettings {
   if (options.connection === undefined || options.connection === null) {
     issues.push({ path: 'connection', message: 'connection is required; pass a redis:// URL' });
   }
-  if (typeof settings.queueName !== 'string' || !/^[^:\s]+$/.test(settings.queueName)) {
+  if (typeof settings.queueName !== 'string' || !QUEUE_NAME_PATTERN.test(settings.queueName)) {
     issues.push({
       path: 'queueName',
-      message: `queueName ${JSON.stringify(settings.queueName)} must be a non-empty string without ':' or spaces`,
+      message: `queueName ${JSON.stringify(settings.queueName)} ${QUEUE_NAME_RULE}, the rule of the worker's POSTROOM_QUEUE_NAME`,
     });
   }
   checkInteger(issues, 'maxPayloadBytes', settings.maxPayloadBytes, 1);

@@ -37,7 +37,7 @@ describe('send', () => {
     expect(job?.data.message.from).toEqual({ name: 'Billing', address: 'billing@example.com' });
     expect(job?.data.message.to).toEqual([{ address: 'ada@example.com' }]);
     expect(job?.data.message.tags).toEqual(['invoice']);
-    expect(job?.data.payloadHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(job?.data.payloadHash).toBeUndefined();
     expect(Math.abs(Date.now() - (job?.data.enqueuedAtMs ?? 0))).toBeLessThan(10_000);
   });
 
@@ -169,6 +169,14 @@ describe('options', () => {
         'idempotencyWindowMs',
         'senderCacheMs',
       ]);
+    }
+  });
+
+  test('queue name follows the worker rule', () => {
+    for (const queueName of ['orders.eu', 'q'.repeat(65), 'grüße', '{postroom}', '']) {
+      expect(() => new MailClient({ connection: redisUrl, queueName })).toThrow(
+        /queueName .* must be 1 to 64 ASCII letters, digits, _ or -/,
+      );
     }
   });
 

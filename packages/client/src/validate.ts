@@ -1,7 +1,7 @@
 import {
   hashMessage,
   type Message,
-  parseAddress,
+  type ParseMessageOptions,
   parseMessage,
   ValidationError,
   type ValidationIssue,
@@ -18,11 +18,7 @@ export function validateMessage(
   registry: MailboxSnapshot,
   maxPayloadBytes: number,
 ): Message {
-  const maxRecipients = peekFromAddress(input, registry);
-  const message = parseMessage(input, {
-    maxPayloadBytes,
-    ...(maxRecipients === undefined ? {} : { maxRecipients }),
-  });
+  const message = parseMessage(input, parseOptions(registry, maxPayloadBytes));
   registry.assertSenderAllowed(message.from.address);
   return message;
 }
@@ -41,15 +37,10 @@ export function validateBatch(
   const messages: Message[] = [];
 
   // Schema problems of every message come first, so that the caller sees them all at once.
+  const options = parseOptions(registry, maxPayloadBytes);
   inputs.forEach((input, index) => {
     try {
-      const maxRecipients = peekFromAddress(input, registry);
-      messages.push(
-        parseMessage(input, {
-          maxPayloadBytes,
-          ...(maxRecipients === undefined ? {} : { maxRecipients }),
-        }),
-      );
+      messages.push(parseMessage(input, options));
     } catch (error) {
       if (!(error instanceof ValidationError)) throw error;
       issues.push(...error.issues.map((issue) => prefixIssue(index, issue)));
@@ -84,20 +75,13 @@ export function withIdempotencyKey(input: unknown, key: string | undefined): unk
   return { ...input, idempotencyKey: key };
 }
 
-// Reads `from` before the full parse, because its mailbox decides the recipients limit.
-function peekFromAddress(input: unknown, registry: MailboxSnapshot): number | undefined {
-  if (registry.isEmpty || typeof input !== 'object' || input === null) return undefined;
-
-  const from = (input as { from?: unknown }).from;
-  const isAddressInput =
-    typeof from === 'string' ||
-    (typeof from === 'object' &&
-      from !== null &&
-      typeof (from as { address?: unknown }).address === 'string');
-  if (!isAddressInput) return undefined;
-
-  const parsed = parseAddress(from as Parameters<typeof parseAddress>[0]);
-  return typeof parsed === 'string' ? undefined : registry.maxRecipientsFor(parsed.address);
+// The registry's recipients limit for the sender applies when it publishes one.
+function parseOptions(registry: MailboxSnapshot, maxPayloadBytes: number): ParseMessageOptions {
+  if (registry.isEmpty) return { maxPayloadBytes };
+  return {
+    maxPayloadBytes,
+    maxRecipientsFor: (fromAddress) => registry.maxRecipientsFor(fromAddress),
+  };
 }
 
 function prefixIssue(index: number, issue: ValidationIssue): ValidationIssue {
@@ -105,13 +89,19 @@ function prefixIssue(index: number, issue: ValidationIssue): ValidationIssue {
   return { path: `[${index}]${separator}${issue.path}`, message: issue.message };
 }
 
+// Hashes only messages whose key occurs more than once in the batch, because most keys occur once.
 function findKeyConflicts(messages: readonly Message[]): ValidationIssue[] {
+  const countByKey = new Map<string, number>();
+  for (const message of messages) {
+    const key = message.idempotencyKey;
+    if (key !== undefined) countByKey.set(key, (countByKey.get(key) ?? 0) + 1);
+  }
+
   const firstByKey = new Map<string, { index: number; hash: string }>();
   const issues: ValidationIssue[] = [];
-
   messages.forEach((message, index) => {
     const key = message.idempotencyKey;
-    if (key === undefined) return;
+    if (key === undefined || countByKey.get(key) === 1) return;
 
     const hash = hashMessage(message);
     const first = firstByKey.get(key);

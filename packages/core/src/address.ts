@@ -24,8 +24,19 @@ export const CONTROL_CHARACTERS = /[\r\n\0]/;
 export function parseAddress(
   input: string | { name?: string | undefined; address: string },
 ): MailAddress | string {
-  const { name, address } = typeof input === 'string' ? splitNameAndAddress(input) : input;
+  if (typeof input !== 'string') return parseMailbox(input.name, input.address);
+  // A bare address is the common case, and the name pattern cannot match without `<`.
+  if (!input.includes('<')) return parseMailbox(undefined, input.trim());
 
+  const { name, address } = splitNameAndAddress(input);
+  return parseMailbox(name, address);
+}
+
+/**
+ * Parses a display name and an address given apart, as `parseAddress` parses
+ * `{ name, address }`. Returns an error message instead when either is invalid.
+ */
+export function parseMailbox(name: string | undefined, address: string): MailAddress | string {
   if (name !== undefined && CONTROL_CHARACTERS.test(name)) {
     return 'display name must not contain CR, LF or NUL characters';
   }
@@ -63,10 +74,40 @@ function normalizeAddress(address: string): string {
   if (!DOT_ATOM.test(localPart) && !QUOTED_LOCAL.test(localPart)) {
     return `!"${address}" has an invalid local part; quote it or remove spaces and special characters`;
   }
-  if (Buffer.byteLength(localPart) > MAX_LOCAL_PART_OCTETS) {
+  // A UTF-16 code unit takes at most 3 bytes in UTF-8, so short local parts need no count.
+  const mayBeTooLong = localPart.length * 3 > MAX_LOCAL_PART_OCTETS;
+  if (mayBeTooLong && Buffer.byteLength(localPart) > MAX_LOCAL_PART_OCTETS) {
     return `!"${address}" has a local part longer than ${MAX_LOCAL_PART_OCTETS} octets`;
   }
 
+  const asciiDomain = normalizeDomain(domain);
+  if (asciiDomain === undefined) {
+    return `!"${address}" has an invalid domain; use a fully qualified domain name such as example.com`;
+  }
+  // Most domains are already lowercase ASCII, and then the address is returned unchanged.
+  return asciiDomain === domain ? address : `${localPart}@${asciiDomain}`;
+}
+
+// Most messages of a process go to and from a few domains, and domainToASCII is the costliest
+// step of parsing an address. The cache is emptied when full and keeps only domains of at most
+// MAX_DOMAIN_OCTETS characters, so it stays under about 1,000 entries of 253 characters.
+const MAX_CACHED_DOMAINS = 1000;
+const domainCache = new Map<string, string | undefined>();
+
+// Returns the domain in lowercase ASCII (punycode), or undefined when it is not a valid FQDN.
+function normalizeDomain(domain: string): string | undefined {
+  if (domain.length > MAX_DOMAIN_OCTETS) return toAsciiDomain(domain);
+
+  const cached = domainCache.get(domain);
+  if (cached !== undefined || domainCache.has(domain)) return cached;
+
+  const result = toAsciiDomain(domain);
+  if (domainCache.size >= MAX_CACHED_DOMAINS) domainCache.clear();
+  domainCache.set(domain, result);
+  return result;
+}
+
+function toAsciiDomain(domain: string): string | undefined {
   const asciiDomain = domainToASCII(domain.toLowerCase());
   const labels = asciiDomain.split('.');
   const validDomain =
@@ -74,8 +115,5 @@ function normalizeAddress(address: string): string {
     asciiDomain.length <= MAX_DOMAIN_OCTETS &&
     labels.length >= 2 &&
     labels.every((label) => DOMAIN_LABEL.test(label));
-  if (!validDomain) {
-    return `!"${address}" has an invalid domain; use a fully qualified domain name such as example.com`;
-  }
-  return `${localPart}@${asciiDomain}`;
+  return validDomain ? asciiDomain : undefined;
 }

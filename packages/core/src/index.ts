@@ -41,6 +41,8 @@ export {
   KEY_PREFIX,
   type PostroomKeys,
   postroomKeys,
+  QUEUE_NAME_PATTERN,
+  QUEUE_NAME_RULE,
   SEND_JOB_NAME,
 } from './names.js';
 export { connectRedis, isClusterUrl, type RedisConnection, redisAddress } from './redis.js';

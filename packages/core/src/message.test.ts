@@ -93,6 +93,11 @@ describe('parseMessage', () => {
     ]);
   });
 
+  test('accepts a header named like an Object member', () => {
+    const message = parseMessage({ ...valid, headers: { Constructor: 'x' } });
+    expect(message.headers).toEqual({ Constructor: 'x' });
+  });
+
   test('rejects unknown fields by name', () => {
     const issues = issuesOf({ ...valid, sender: 'x@example.com' });
     expect(issues).toEqual([{ path: '', message: 'unknown field "sender"; remove it' }]);
@@ -142,6 +147,39 @@ describe('parseMessage', () => {
   test('lists every problem at once', () => {
     const issues = issuesOf({ from: 'nobody', subject: '', text: 'x' });
     expect(issues.map((issue) => issue.path).sort()).toEqual(['from', 'subject']);
+  });
+
+  test('names expected and given type', () => {
+    const cases: [Record<string, unknown>, string, string][] = [
+      [{ subject: 5 }, 'subject', 'subject must be a string, got a number'],
+      [{ text: null }, 'text', 'text must be a string, got null'],
+      [{ headers: 'X-A: 1' }, 'headers', 'headers must be an object, got a string'],
+      [{ attachments: {} }, 'attachments', 'attachments must be an array, got an object'],
+      [{ from: 5 }, 'from', 'from must be a string or an object, got a number'],
+      [{ from: { address: 5 } }, 'from.address', 'from.address must be a string, got a number'],
+      [{ notBefore: true }, 'notBefore', 'notBefore must be a string or a Date, got a boolean'],
+    ];
+    for (const [patch, path, message] of cases) {
+      expect(issuesOf({ ...valid, ...patch })).toEqual([{ path, message }]);
+    }
+  });
+
+  test('reports a missing field as required', () => {
+    const { from: _from, ...noSender } = valid;
+    expect(issuesOf(noSender)).toEqual([{ path: 'from', message: 'from is required' }]);
+    expect(issuesOf({ ...valid, subject: undefined })).toEqual([
+      { path: 'subject', message: 'subject is required' },
+    ]);
+    expect(issuesOf(42)).toEqual([
+      { path: '', message: 'message must be an object, got a number' },
+    ]);
+  });
+
+  test('wrong type error omits the value', () => {
+    const issues = issuesOf({ ...valid, text: ['confidential body'], subject: 7 });
+    const messages = issues.map((issue) => issue.message).join(' ');
+    expect(messages).toContain('text must be a string, got an array');
+    expect(messages).not.toContain('confidential');
   });
 
   test('recipientsOf lists To, Cc and Bcc', () => {

@@ -1,36 +1,30 @@
 import { z } from 'zod';
 import { CONTROL_CHARACTERS, type MailAddress, parseAddress } from './address.js';
 import { ValidationError, type ValidationIssue } from './errors.js';
+import { parseMessageFast } from './message-fast.js';
+import { toValidationIssue } from './message-issues.js';
+import {
+  CONTENT_ID,
+  CONTENT_TYPE,
+  checkHeader,
+  checkMessageFields,
+  DISPOSITIONS,
+  FILENAME_SEPARATORS,
+  IDEMPOTENCY_KEY,
+  isBase64,
+  isoDateTime,
+  MAX_ATTACHMENTS,
+  MAX_FILENAME_CHARS,
+  MAX_HEADER_LINE_CHARS,
+  MAX_TAGS,
+  PRIORITIES,
+  TAG,
+} from './message-rules.js';
 
 /** Exchange Online's default recipients-per-message limit (To + Cc + Bcc). */
 export const DEFAULT_MAX_RECIPIENTS_PER_MESSAGE = 500;
 /** Default cap on a serialized job payload, in bytes. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
-/** RFC 5322 limit on a header line, in characters. */
-const MAX_HEADER_LINE_CHARS = 998;
-
-// Headers the message fields own; setting them through `headers` would bypass validation.
-const RESERVED_HEADERS: Record<string, string> = {
-  from: 'from',
-  sender: 'from',
-  to: 'to',
-  cc: 'cc',
-  bcc: 'bcc',
-  'reply-to': 'replyTo',
-  subject: 'subject',
-  'message-id': 'idempotencyKey (Postroom sets Message-ID itself)',
-  date: 'notBefore',
-  'mime-version': 'text, html and attachments',
-  'content-type': 'text, html and attachments',
-  'content-transfer-encoding': 'text, html and attachments',
-  'return-path': 'from',
-};
-
-const HEADER_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
-// A plain character class, so the check stays linear on attachments of many megabytes.
-const BASE64_CHARACTERS = /^[A-Za-z0-9+/]*={0,2}$/;
-const isBase64 = (value: string) => value.length % 4 === 0 && BASE64_CHARACTERS.test(value);
-const TAG = /^[A-Za-z0-9_.:-]{1,64}$/;
 
 const noControl = (field: string) =>
   z.string().refine((value) => !CONTROL_CHARACTERS.test(value), {
@@ -57,28 +51,22 @@ const addressList = z.preprocess(
 const attachment = z.strictObject({
   filename: noControl('attachment filename')
     .min(1, 'attachment filename must not be empty')
-    .max(255, 'attachment filename must be at most 255 characters')
-    .refine((name) => !/[\\/]/.test(name), 'attachment filename must not contain / or \\'),
+    .max(MAX_FILENAME_CHARS, `attachment filename must be at most ${MAX_FILENAME_CHARS} characters`)
+    .refine(
+      (name) => !FILENAME_SEPARATORS.test(name),
+      'attachment filename must not contain / or \\',
+    ),
   content: z
     .string()
     .refine(isBase64, 'attachment content must be standard base64 without line breaks'),
   contentType: noControl('attachment contentType')
-    .regex(/^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/, 'attachment contentType must look like type/subtype')
+    .regex(CONTENT_TYPE, 'attachment contentType must look like type/subtype')
     .optional(),
   contentId: noControl('attachment contentId')
-    .regex(
-      /^[^<>\s]{1,250}$/,
-      'attachment contentId must be 1 to 250 characters without <, > or spaces',
-    )
+    .regex(CONTENT_ID, 'attachment contentId must be 1 to 250 characters without <, > or spaces')
     .optional(),
-  disposition: z.enum(['attachment', 'inline']).optional(),
+  disposition: z.enum(DISPOSITIONS).optional(),
 });
-
-const isoDateTime = z
-  .union([z.iso.datetime({ offset: true }), z.date()])
-  .transform((value) =>
-    value instanceof Date ? value.toISOString() : new Date(value).toISOString(),
-  );
 
 const headers = z.record(z.string(), z.string()).superRefine((record, ctx) => {
   for (const [name, value] of Object.entries(record)) {
@@ -99,41 +87,26 @@ export const messageSchema = z
     text: z.string().optional(),
     html: z.string().optional(),
     headers: headers.optional(),
-    attachments: z.array(attachment).max(250, 'at most 250 attachments per message').optional(),
-    priority: z.enum(['high', 'normal', 'low']).default('normal'),
+    attachments: z
+      .array(attachment)
+      .max(MAX_ATTACHMENTS, `at most ${MAX_ATTACHMENTS} attachments per message`)
+      .optional(),
+    priority: z.enum(PRIORITIES).default('normal'),
     notBefore: isoDateTime.optional(),
     expiresAt: isoDateTime.optional(),
     idempotencyKey: z
       .string()
-      .regex(/^[\x21-\x7e]{1,256}$/, 'idempotencyKey must be 1 to 256 printable ASCII characters')
+      .regex(IDEMPOTENCY_KEY, 'idempotencyKey must be 1 to 256 printable ASCII characters')
       .optional(),
     tags: z
       .array(z.string().regex(TAG, 'tags must match [A-Za-z0-9_.:-]{1,64}'))
-      .max(20)
+      .max(MAX_TAGS)
       .optional(),
   })
   .superRefine((message, ctx) => {
-    if (message.text === undefined && message.html === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'a message needs text, html or both',
-        path: ['text'],
-      });
-    }
-    if (message.expiresAt && Date.parse(message.expiresAt) <= Date.now()) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `expiresAt ${message.expiresAt} is already in the past`,
-        path: ['expiresAt'],
-      });
-    }
-    if (message.notBefore && message.expiresAt && message.expiresAt <= message.notBefore) {
-      ctx.addIssue({
-        code: 'custom',
-        message: 'expiresAt must be later than notBefore',
-        path: ['expiresAt'],
-      });
-    }
+    checkMessageFields(message, (path, text) => {
+      ctx.addIssue({ code: 'custom', message: text, path: [path] });
+    });
   });
 
 /** A message as callers write it: addresses may be strings, dates may be Date objects. */
@@ -144,6 +117,11 @@ export type Message = z.output<typeof messageSchema>;
 export interface ParseMessageOptions {
   /** Cap on To + Cc + Bcc. Default 500, Exchange Online's recipients-per-message limit. */
   maxRecipients?: number;
+  /**
+   * Returns the cap on To + Cc + Bcc for the parsed `from` address. When it returns undefined,
+   * or is not given, `maxRecipients` applies.
+   */
+  maxRecipientsFor?: (fromAddress: string) => number | undefined;
   /** Cap on the serialized message, in bytes. Default 10 MB. */
   maxPayloadBytes?: number;
 }
@@ -153,13 +131,20 @@ export interface ParseMessageOptions {
  * the field path and the limit it broke.
  */
 export function parseMessage(input: unknown, options: ParseMessageOptions = {}): Message {
-  const result = messageSchema.safeParse(input);
+  // The fast parser accepts what the schema accepts; zod runs only to describe a rejection.
+  const message = parseMessageFast(input) ?? parseWithSchema(input);
+
+  const issues = checkLimits(message, options);
+  if (issues.length > 0) throw new ValidationError('invalid message', issues);
+  return message;
+}
+
+function parseWithSchema(input: unknown): Message {
+  // The issues then carry the input, so that a wrong type can be named. Only its type is reported.
+  const result = messageSchema.safeParse(input, { reportInput: true });
   if (!result.success) {
     throw new ValidationError('invalid message', result.error.issues.map(toValidationIssue));
   }
-
-  const issues = checkLimits(result.data, options);
-  if (issues.length > 0) throw new ValidationError('invalid message', issues);
   return result.data;
 }
 
@@ -172,8 +157,12 @@ export function recipientsOf(message: Message): string[] {
 
 function checkLimits(message: Message, options: ParseMessageOptions): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
-  const maxRecipients = options.maxRecipients ?? DEFAULT_MAX_RECIPIENTS_PER_MESSAGE;
-  const recipientCount = recipientsOf(message).length;
+  const maxRecipients =
+    options.maxRecipientsFor?.(message.from.address) ??
+    options.maxRecipients ??
+    DEFAULT_MAX_RECIPIENTS_PER_MESSAGE;
+  const recipientCount =
+    (message.to?.length ?? 0) + (message.cc?.length ?? 0) + (message.bcc?.length ?? 0);
 
   if (recipientCount === 0) {
     issues.push({ path: 'to', message: 'a message needs at least one recipient in to, cc or bcc' });
@@ -186,59 +175,35 @@ function checkLimits(message: Message, options: ParseMessageOptions): Validation
   }
 
   const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-  const payloadBytes = Buffer.byteLength(JSON.stringify(message));
-  if (payloadBytes > maxPayloadBytes) {
-    issues.push({
-      path: '',
-      message: `serialized message is ${payloadBytes} bytes, over the limit of ${maxPayloadBytes} bytes; send large files as links`,
-    });
+  // Serializing costs more than the bound, and only messages near the limit need the exact size.
+  if (maxJsonBytes(message) > maxPayloadBytes) {
+    const payloadBytes = Buffer.byteLength(JSON.stringify(message));
+    if (payloadBytes > maxPayloadBytes) {
+      issues.push({
+        path: '',
+        message: `serialized message is ${payloadBytes} bytes, over the limit of ${maxPayloadBytes} bytes; send large files as links`,
+      });
+    }
   }
   return issues;
 }
 
-function checkHeader(name: string, value: string, report: (message: string) => void): void {
-  if (!HEADER_NAME.test(name)) {
-    report(`header name ${JSON.stringify(name)} must be printable ASCII without spaces or colons`);
-    return;
-  }
-  const owner = RESERVED_HEADERS[name.toLowerCase()];
-  if (owner) report(`header ${name} cannot be set through headers; use ${owner}`);
-  if (CONTROL_CHARACTERS.test(value))
-    report(`header ${name} value must not contain CR, LF or NUL characters`);
-  if (name.length + 2 + value.length > MAX_HEADER_LINE_CHARS) {
-    report(`header ${name} is longer than ${MAX_HEADER_LINE_CHARS} characters`);
-  }
-}
+/**
+ * Returns an upper bound of the UTF-8 bytes of `JSON.stringify(value)` for plain data. A UTF-16
+ * code unit takes at most 6 bytes (an escape such as `\u001f`), any other primitive at most 24,
+ * and quotes, colons, commas and brackets are all counted.
+ */
+export function maxJsonBytes(value: unknown): number {
+  if (typeof value === 'string') return value.length * 6 + 2;
+  if (typeof value !== 'object' || value === null) return 24;
 
-const URL_OR_PATH_KEYS = new Set(['path', 'href', 'url', 'file', 'filePath']);
-
-function toValidationIssue(issue: z.core.$ZodIssue): ValidationIssue {
-  const path = formatPath(issue.path);
-
-  if (issue.code === 'unrecognized_keys') {
-    const isAttachment = issue.path[0] === 'attachments';
-    if (isAttachment && issue.keys.some((key) => URL_OR_PATH_KEYS.has(key))) {
-      return {
-        path,
-        message: `attachments given as file paths or URLs (${issue.keys.join(', ')}) are not accepted; put the file's bytes in content as base64`,
-      };
-    }
-    return {
-      path,
-      message: `unknown field ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}; remove it`,
-    };
+  let bytes = 2;
+  if (Array.isArray(value)) {
+    for (const item of value) bytes += maxJsonBytes(item) + 1;
+    return bytes;
   }
-  if (issue.code === 'invalid_type' && issue.input === undefined) {
-    return { path, message: `${path || 'message'} is required` };
+  for (const key in value) {
+    bytes += key.length * 6 + 4 + maxJsonBytes((value as Record<string, unknown>)[key]);
   }
-  return { path, message: issue.message };
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((part, index) => {
-      if (typeof part === 'number') return `[${part}]`;
-      return index === 0 ? String(part) : `.${String(part)}`;
-    })
-    .join('');
+  return bytes;
 }

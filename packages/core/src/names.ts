@@ -2,6 +2,14 @@
 export const DEFAULT_QUEUE_NAME = 'postroom';
 
 /**
+ * Queue names that both the worker and the SDK accept. The name becomes part of every Redis key
+ * of the queue, so it excludes `:`, which separates key parts, and `{` and `}`, the hash tag.
+ */
+export const QUEUE_NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+/** The rule of QUEUE_NAME_PATTERN, worded for error messages. */
+export const QUEUE_NAME_RULE = 'must be 1 to 64 ASCII letters, digits, _ or -';
+
+/**
  * BullMQ key prefix. The braces are a Redis Cluster hash tag: every key of a queue hashes to one
  * slot, which BullMQ's multi-key scripts and the mailbox gate both require.
  */
