@@ -110,17 +110,17 @@ test('wait ends by timeout or lease_freed', async () => {
   expect(pool.openCount(mailbox)).toBe(0);
 });
 
-test('maxIdle closes the oldest idle', async () => {
+test('maxIdle closes the released connection', async () => {
   const pool = newPool({ maxIdle: 1 });
   const first = await openConnection(pool);
   const second = await openConnection(pool);
   pool.release(first);
   pool.release(second);
 
-  expect(first.session.closed).toBe(true);
-  expect(second.session.closed).toBe(false);
-  await expect.poll(leases).toEqual([second.leaseId]);
-  expect(pool.takeIdle(mailbox)).toBe(second);
+  expect(first.session.closed).toBe(false);
+  expect(second.session.closed).toBe(true);
+  await expect.poll(leases).toEqual([first.leaseId]);
+  expect(pool.takeIdle(mailbox)).toBe(first);
 });
 
 test('yieldIdle skips a mailbox with waiters', async () => {

@@ -21,7 +21,7 @@ export type LocalWait = PooledSession | 'lease_freed' | 'timeout';
 export interface SessionPoolOptions {
   /** How long an idle connection is kept for the next message, in ms; 0 closes it at once. */
   idleMs: number;
-  /** Maximum number of idle connections over all mailboxes; the oldest closes first. */
+  /** Maximum number of idle connections over all mailboxes; at the cap, a released one closes. */
   maxIdle: number;
 }
 
@@ -42,7 +42,7 @@ const PRIORITY_TIERS = { high: 0, normal: 1, low: 2 } as const;
  */
 export class SessionPool {
   readonly #idle = new Map<string, PooledSession[]>();
-  // Every idle connection in the order it became idle, for closing the oldest over `maxIdle`.
+  // Every idle connection, in the order it became idle.
   readonly #idleOrder = new Set<PooledSession>();
   readonly #open = new Set<PooledSession>();
   readonly #openCount = new Map<string, number>();
@@ -134,7 +134,10 @@ export class SessionPool {
       waiter.resolve(pooled);
       return;
     }
-    if (this.#options.idleMs === 0) {
+    // At the cap, the connection just used closes rather than an older idle one. With many
+    // mailboxes taking turns, closing the oldest would close each connection just before its
+    // mailbox's next message, and no connection would ever be reused.
+    if (this.#options.idleMs === 0 || this.#idleOrder.size >= this.#options.maxIdle) {
       void this.discard(pooled);
       return;
     }
@@ -148,11 +151,6 @@ export class SessionPool {
     }, this.#options.idleMs);
     timer.unref();
     this.#idleTimers.set(pooled, timer);
-    if (this.#idleOrder.size > this.#options.maxIdle) {
-      const oldest = this.#idleOrder.values().next().value as PooledSession;
-      this.#removeIdle(oldest);
-      void this.discard(oldest);
-    }
   }
 
   /**
