@@ -1,5 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { MailClient } from '@postroom/client';
+import { postroomKeys } from '@postroom/core';
+import { Redis } from 'ioredis';
 import { afterEach, expect, test } from 'vitest';
 import { account, LocalStack, RedisServer, waitUntil } from '../harness/index.js';
 
@@ -65,6 +67,40 @@ test('redis killed mid-run and restarted loses and duplicates nothing', async ()
   expect(stats.violations.connections).toBe(0);
   expect(worker.running).toBe(true);
 }, 120_000);
+
+test('redis restart republishes the mailbox registry', async () => {
+  const local = await startStack({});
+  const worker = await local.addWorker();
+  const keys = postroomKeys(local.queueName);
+  const admin = new Redis(local.redisUrl);
+  try {
+    expect(await admin.hkeys(keys.mailboxRegistry)).toEqual([MAILBOX]);
+    await admin.flushall();
+    await redis?.stop('SIGKILL');
+    await redis?.resume();
+    await waitUntil('the registry to return', async () => {
+      const registered = await admin.hkeys(keys.mailboxRegistry).catch(() => []);
+      return registered.includes(MAILBOX);
+    });
+    expect(worker.running).toBe(true);
+  } finally {
+    admin.disconnect();
+  }
+}, 60_000);
+
+test('redis that stops answering fails readiness', async () => {
+  const local = await startStack({});
+  const worker = await local.addWorker();
+  await waitUntil('readiness', () => isReady(worker.httpPort));
+
+  redis?.signal('SIGSTOP');
+  try {
+    await waitUntil('readiness to fail', async () => !(await isReady(worker.httpPort)), 15_000);
+  } finally {
+    redis?.signal('SIGCONT');
+  }
+  await waitUntil('readiness to return', () => isReady(worker.httpPort), 15_000);
+}, 60_000);
 
 test('event loop stall past the lock does not send twice', async () => {
   const local = await startStack({

@@ -81,6 +81,11 @@ export class RedisServer {
     });
   }
 
+  /** Sends a signal to the running server, such as SIGSTOP or SIGCONT, without waiting. */
+  signal(signal: NodeJS.Signals): void {
+    this.#process?.kill(signal);
+  }
+
   /** Stops the server with the given signal and waits until the process is gone. */
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
     const child = this.#process;

@@ -127,7 +127,8 @@ export class FailurePolicy {
     await status.update(context.jobId, {
       state: 'waiting_for_mailbox',
       waitReason: reason,
-      nextAttemptAt: new Date(retryAtMs).toISOString(),
+      // A parked job's wake-up time is only a fallback: it is woken when its turn comes.
+      ...(reason === 'parked' ? {} : { nextAttemptAt: new Date(retryAtMs).toISOString() }),
       mailbox: context.mailbox,
       messageId: context.payload.messageId,
     });

@@ -48,6 +48,8 @@ const CONNECTION_LEASE_TTL_MS = 30_000;
 const CONNECTION_WAIT_MS = 250;
 const DEAD_LETTER_CLEAN_INTERVAL_MS = 10 * 60_000;
 const PROMOTION_REPAIR_INTERVAL_MS = 1000;
+const REDIS_PING_INTERVAL_MS = 1000;
+const REDIS_ANSWER_WITHIN_MS = 5000;
 const FORCED_CLOSE_WAIT_MS = 1000;
 const DEAD_LETTER_CLEAN_BATCH = 1000;
 
@@ -71,6 +73,12 @@ export async function startWorker(
   await connectAtStart(redis, config.redisUrl);
   await checkEvictionPolicy(redis, logger, metrics, config.allowEviction);
   await publishMailboxes(redis, keys.mailboxRegistry, config);
+  // A Redis that restarted empty, or failed over, has lost the registry: publish it again.
+  redis.on('ready', () => {
+    publishMailboxes(redis, keys.mailboxRegistry, config).catch((error: unknown) =>
+      logger.warn({ err: error }, 'publishing the mailboxes again after a reconnect failed'),
+    );
+  });
 
   const ca = config.smtp.caFile ? readFileSync(config.smtp.caFile) : undefined;
   const gate = new MailboxGate(redis, keys, {
@@ -155,7 +163,9 @@ export async function startWorker(
   collectQueueDepth(metrics, snapshotReader, redis, logger);
 
   let closing = false;
-  const ready = () => !closing && redis.status === 'ready' && worker.isRunning();
+  const redisHealth = watchRedis(redis);
+  const ready = () =>
+    !closing && redis.status === 'ready' && redisHealth.answering() && worker.isRunning();
   const server = await startHttpServer(
     config.http.host,
     config.http.port,
@@ -177,6 +187,7 @@ export async function startWorker(
       closing = true;
       clearInterval(retention);
       clearInterval(repair);
+      redisHealth.stop();
       closed ??= shutdown({
         worker,
         pool,
@@ -236,6 +247,32 @@ async function shutdown(resources: Resources): Promise<void> {
   await Promise.allSettled([redis.quit(), connection.quit(), subscriber.quit()]);
   await new Promise<void>((resolve) => server.close(() => resolve()));
   logger.info('worker stopped');
+}
+
+// Pings Redis every REDIS_PING_INTERVAL_MS. A Redis that accepts connections but does not
+// answer (stopped, or stuck in a long command) keeps ioredis's status 'ready', so readiness also
+// asks for an answer within REDIS_ANSWER_WITHIN_MS.
+function watchRedis(redis: RedisConnection) {
+  let lastAnswerAt = Date.now();
+  let pending = false;
+  const timer = setInterval(() => {
+    if (pending) return;
+    pending = true;
+    redis
+      .ping()
+      .then(() => {
+        lastAnswerAt = Date.now();
+      })
+      .catch(() => {})
+      .finally(() => {
+        pending = false;
+      });
+  }, REDIS_PING_INTERVAL_MS);
+  timer.unref();
+  return {
+    answering: () => Date.now() - lastAnswerAt < REDIS_ANSWER_WITHIN_MS,
+    stop: () => clearInterval(timer),
+  };
 }
 
 // Restarts broken chains of promotions (see MailboxGate.repairPromotions) every

@@ -129,10 +129,10 @@ async function follow(
         );
       } else if (status.state === 'waiting_for_mailbox' && !announcedWaits.has(id)) {
         announcedWaits.add(id);
-        const inMs = status.nextAttemptAt ? Date.parse(status.nextAttemptAt) - Date.now() : 0;
-        print(
-          `  waiting  ${status.mailbox.padEnd(24)} ${id}  ${status.waitReason}, next slot in ${formatSeconds(inMs)}`,
-        );
+        const when = status.nextAttemptAt
+          ? `next slot in ${formatSeconds(Date.parse(status.nextAttemptAt) - Date.now())}`
+          : 'sends when its turn comes';
+        print(`  waiting  ${status.mailbox.padEnd(24)} ${id}  ${status.waitReason}, ${when}`);
       }
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
