@@ -140,7 +140,7 @@ const envSchema = z.object({
   POSTROOM_MAX_AGE_MS: integer(1000).default(DEFAULT_RETRY_POLICY.maxAgeMs),
   POSTROOM_RATE_GUARD_MS: integer(0).default(1000),
   POSTROOM_CONNECTION_IDLE_MS: integer(0).default(5000),
-  POSTROOM_MAX_IDLE_CONNECTIONS: integer(0).default(500),
+  POSTROOM_MAX_IDLE_CONNECTIONS: integer(0).default(300),
   POSTROOM_CIRCUIT_OPEN_MS: integer(1000).default(15 * 60_000),
   POSTROOM_RECORD_RETENTION_MS: integer(60_000).default(30 * 24 * 60 * 60_000),
   POSTROOM_SUBMISSION_RECORD_TTL_MS: integer(60_000).default(24 * 60 * 60_000),
