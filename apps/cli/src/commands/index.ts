@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
-import { MailClient } from '@postroom/client';
-import { DEFAULT_QUEUE_NAME, type MessageInput } from '@postroom/core';
-import { readJsonLines } from '../jsonl.js';
+import { MailClient, type SendResult } from '@postroom/client';
+import { DEFAULT_QUEUE_NAME, type MessageInput, ValidationError } from '@postroom/core';
+import { issuesByLine, type JsonLines, readJsonLines } from '../jsonl.js';
+import { plural } from '../plural.js';
 import { runDeadLetters } from './dead-letters.js';
 import { runMailbox } from './mailbox.js';
 
@@ -44,17 +45,26 @@ async function runSend(env: CliEnv, args: string[]): Promise<number> {
     );
     return 2;
   }
-  const messages = (await readJsonLines(values.file)) as MessageInput[];
+  const lines = await readJsonLines(values.file);
   const client = new MailClient({ connection: env.redisUrl, queueName: env.queueName });
   try {
-    const results = await client.sendMany(messages);
+    const results = await sendLines(client, lines);
     for (const result of results) {
       process.stdout.write(`${result.id}${result.duplicate ? ' duplicate' : ''}\n`);
     }
-    process.stderr.write(`enqueued ${results.length} messages to ${env.queueName}\n`);
+    process.stderr.write(`enqueued ${plural(results.length, 'message')} to ${env.queueName}\n`);
     return 0;
   } finally {
     await client.close();
+  }
+}
+
+async function sendLines(client: MailClient, lines: JsonLines): Promise<SendResult[]> {
+  try {
+    return await client.sendMany(lines.records as MessageInput[]);
+  } catch (error) {
+    if (error instanceof ValidationError) throw issuesByLine(lines, error);
+    throw error;
   }
 }
 
