@@ -3,6 +3,7 @@ import { MailClient, type SendResult } from '@postroom/client';
 import { DEFAULT_QUEUE_NAME, type MessageInput, ValidationError } from '@postroom/core';
 import { issuesByLine, type JsonLines, readJsonLines } from '../jsonl.js';
 import { plural } from '../plural.js';
+import { assertRedisReachable } from '../redis-check.js';
 import { runDeadLetters } from './dead-letters.js';
 import { runMailbox } from './mailbox.js';
 
@@ -28,8 +29,10 @@ export async function runCommand(command: string, args: string[]): Promise<numbe
     case 'status':
       return runStatus(env, args);
     case 'mailbox':
+      await assertRedisReachable(env.redisUrl);
       return runMailbox(env, args);
     case 'dead-letters':
+      await assertRedisReachable(env.redisUrl);
       return runDeadLetters(env, args);
     default:
       process.stderr.write(`postroom: unknown command "${command}"; run postroom help\n`);
@@ -46,6 +49,7 @@ async function runSend(env: CliEnv, args: string[]): Promise<number> {
     return 2;
   }
   const lines = await readJsonLines(values.file);
+  await assertRedisReachable(env.redisUrl);
   const client = new MailClient({ connection: env.redisUrl, queueName: env.queueName });
   try {
     const results = await sendLines(client, lines);
@@ -74,6 +78,7 @@ async function runStatus(env: CliEnv, args: string[]): Promise<number> {
     process.stderr.write('postroom status: give the message id that send returned\n');
     return 2;
   }
+  await assertRedisReachable(env.redisUrl);
   const client = new MailClient({ connection: env.redisUrl, queueName: env.queueName });
   try {
     const status = await client.status(id);
