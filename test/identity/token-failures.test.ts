@@ -1,5 +1,5 @@
 import { MailClient } from '@postroom/client';
-import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, inject, test, vi } from 'vitest';
 import { runMailbox } from '../../apps/cli/src/commands/mailbox.js';
 import type { WorkerProcess } from '../../apps/cli/src/worker-process.js';
 import { LocalStack, waitForFinal, waitUntil } from '../harness/index.js';
@@ -56,6 +56,21 @@ async function metrics(): Promise<string> {
 
 const resume = (address: string) =>
   runMailbox({ redisUrl: stack.redisUrl, queueName: stack.queueName }, ['resume', address]);
+
+/** Returns the output of `postroom mailbox list`. */
+async function listMailboxes(): Promise<string> {
+  const chunks: string[] = [];
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+    chunks.push(String(chunk));
+    return true;
+  });
+  try {
+    await runMailbox({ redisUrl: stack.redisUrl, queueName: stack.queueName }, ['list']);
+  } finally {
+    stdout.mockRestore();
+  }
+  return chunks.join('');
+}
 
 // The first test runs before any token was cached, so its message meets the failing request.
 test('unreachable token endpoint waits without attempts', async () => {
@@ -142,6 +157,8 @@ test('second 535 stops the mailbox', async () => {
   expect(await metrics()).toContain(
     `postroom_mailbox_state{mailbox="${FABRIKAM_AUTH}",state="auth_failed"} 1`,
   );
+  const row = (await listMailboxes()).split('\n').find((line) => line.startsWith(FABRIKAM_AUTH));
+  expect(row).toMatch(/auth_failed .* smtp_auth_not_authorized$/);
 
   expect(await resume(FABRIKAM_AUTH)).toBe(0);
   expect((await waitForFinal(client, id)).state).toBe('sent');

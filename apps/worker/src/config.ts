@@ -15,6 +15,11 @@ import {
 } from '@postroom/core';
 import { z } from 'zod';
 import { CLOUDS, type CloudName } from './clouds.js';
+import {
+  type ConfigWarning,
+  mailboxLimitWarnings,
+  unknownVariableWarnings,
+} from './config-warnings.js';
 import { MAX_CONNECTIONS, type MailboxFile, mailboxFileSchema } from './mailbox-file.js';
 import { resolveCredential } from './tokens/credential-sources.js';
 import {
@@ -97,9 +102,31 @@ export interface WorkerConfig {
   /** Start even when Redis may evict keys (maxmemory-policy other than noeviction). */
   allowEviction: boolean;
   logLevel: string;
+  /** Problems that do not stop the worker, such as unknown POSTROOM_* variables; logged at start. */
+  warnings?: ConfigWarning[];
 }
 
-const integer = (min: number) => z.coerce.number().int().min(min);
+/**
+ * Parses a whole number from a variable. Every failure gets the same rule as its message, so
+ * `abc`, an empty value and a value out of range all get the same fix.
+ */
+function integer(min: number, max?: number) {
+  const rule =
+    max === undefined
+      ? `must be a whole number of at least ${min}`
+      : `must be a whole number from ${min} to ${max}`;
+  return z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, rule)
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .min(min, rule)
+        .max(max ?? Number.MAX_SAFE_INTEGER, rule),
+    );
+}
 
 // Every POSTROOM_* variable the worker reads, with its default. Units are in the names.
 const envSchema = z.object({
@@ -114,12 +141,12 @@ const envSchema = z.object({
     .string()
     .regex(QUEUE_NAME_PATTERN, QUEUE_NAME_RULE)
     .default(DEFAULT_QUEUE_NAME),
-  POSTROOM_CONCURRENCY: integer(1).max(1000).default(8),
+  POSTROOM_CONCURRENCY: integer(1, 1000).default(8),
   POSTROOM_INSTANCE_ID: z.string().min(1).default(`${hostname()}-${process.pid}`),
   POSTROOM_CLOUD: z.enum(Object.keys(CLOUDS) as [CloudName, ...CloudName[]]).default('global'),
   POSTROOM_AUTHORITY_HOST: z.string().url().startsWith('https://').optional(),
   POSTROOM_SMTP_HOST: z.string().min(1).optional(),
-  POSTROOM_SMTP_PORT: integer(1).max(65535).default(587),
+  POSTROOM_SMTP_PORT: integer(1, 65535).default(587),
   POSTROOM_TLS_CA_FILE: z.string().min(1).optional(),
   POSTROOM_SMTP_CONNECTION_TIMEOUT_MS: integer(100).default(30_000),
   POSTROOM_SMTP_GREETING_TIMEOUT_MS: integer(100).default(30_000),
@@ -145,7 +172,7 @@ const envSchema = z.object({
   POSTROOM_RECORD_RETENTION_MS: integer(60_000).default(30 * 24 * 60 * 60_000),
   POSTROOM_SUBMISSION_RECORD_TTL_MS: integer(60_000).default(24 * 60 * 60_000),
   POSTROOM_HTTP_HOST: z.string().default('0.0.0.0'),
-  POSTROOM_HTTP_PORT: integer(0).max(65535).default(9464),
+  POSTROOM_HTTP_PORT: integer(0, 65535).default(9464),
   POSTROOM_SHUTDOWN_TIMEOUT_MS: integer(0).default(30_000),
   POSTROOM_LOCK_DURATION_MS: integer(1000).optional(),
   POSTROOM_STALLED_INTERVAL_MS: integer(500).default(30_000),
@@ -162,9 +189,11 @@ const envSchema = z.object({
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
-    throw new ConfigError('invalid worker environment', parsed.error.issues.map(envIssue));
+    const issues = parsed.error.issues.map((issue) => envIssue(issue, env));
+    throw new ConfigError('invalid worker environment', issues);
   }
   const vars = parsed.data;
+  checkRetryDelays(vars);
   if (vars.POSTROOM_TLS_CA_FILE) checkCaFile(vars.POSTROOM_TLS_CA_FILE);
   const file = vars.POSTROOM_CONFIG ? readMailboxFile(vars.POSTROOM_CONFIG, env) : undefined;
   const { apps, mailboxes } = resolveMailboxes(vars, file);
@@ -215,7 +244,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
     shutdownTimeoutMs: vars.POSTROOM_SHUTDOWN_TIMEOUT_MS,
     allowEviction: vars.POSTROOM_ALLOW_EVICTION === 'true',
     logLevel: vars.POSTROOM_LOG_LEVEL,
+    warnings: [
+      ...unknownVariableWarnings(env, [
+        ...Object.keys(envSchema.shape),
+        ...secretVariableNames(file?.file),
+      ]),
+      ...mailboxLimitWarnings(mailboxes),
+    ],
   };
+}
+
+// Variables the mailbox file names for credentials may start with POSTROOM_ too.
+function secretVariableNames(file: MailboxFile | undefined): string[] {
+  const names = (file?.apps ?? []).flatMap((app) => [
+    app.clientSecretEnv,
+    app.certificateEnv,
+    app.privateKeyEnv,
+  ]);
+  return names.filter((name): name is string => name !== undefined);
 }
 
 type EnvVars = z.infer<typeof envSchema>;
@@ -241,9 +287,23 @@ function lockDuration(vars: EnvVars, usesGraph: boolean): number {
   return lockMs;
 }
 
-function envIssue(issue: z.core.$ZodIssue): ValidationIssue {
+// Values of these variables can contain a password or secret, so errors leave them out.
+const SECRET_VARIABLES = new Set(['POSTROOM_REDIS_URL', 'POSTROOM_CLIENT_SECRET']);
+
+function envIssue(issue: z.core.$ZodIssue, env: NodeJS.ProcessEnv): ValidationIssue {
   const variable = String(issue.path[0] ?? '');
-  return { path: variable, message: `${issue.message}; fix or unset ${variable}` };
+  const given = SECRET_VARIABLES.has(variable) ? '' : `, got '${env[variable] ?? ''}'`;
+  return { path: variable, message: `${issue.message}${given}; fix or unset ${variable}` };
+}
+
+function checkRetryDelays(vars: EnvVars): void {
+  if (vars.POSTROOM_RETRY_BASE_DELAY_MS <= vars.POSTROOM_RETRY_MAX_DELAY_MS) return;
+  throw new ConfigError('invalid worker environment', [
+    {
+      path: 'POSTROOM_RETRY_BASE_DELAY_MS',
+      message: `${vars.POSTROOM_RETRY_BASE_DELAY_MS} ms is above POSTROOM_RETRY_MAX_DELAY_MS (${vars.POSTROOM_RETRY_MAX_DELAY_MS} ms); lower it or raise POSTROOM_RETRY_MAX_DELAY_MS`,
+    },
+  ]);
 }
 
 // The worker and verify read the file when they start. Checking it here already turns a missing or

@@ -16,6 +16,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  for (const warning of config.warnings ?? []) logger.warn(warning.fields, warning.message);
   const worker = await startWorker(config, { logger });
 
   const stop = (signal: string) => {

@@ -367,7 +367,7 @@ export class SendProcessor {
         session.close();
         const rejectedToken =
           error instanceof SmtpFailure &&
-          classifyFailure(error.failure).reason === 'token_rejected';
+          classifyFailure(error.failure).reason === 'smtp_auth_not_authorized';
         if (error instanceof SmtpFailure && error.failure.responseCode === 535) {
           const code = codeLabel(parseEnhancedCode(error.failure.response));
           this.#deps.metrics.authFailures.inc({ app: mailbox.app, source: 'smtp', code });

@@ -60,7 +60,7 @@ const replies: [string, SmtpStage, string, string, string][] = [
     'auth',
     'auth_failed',
     'refresh_token',
-    'token_rejected',
+    'smtp_auth_not_authorized',
   ],
   [
     '535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant.',

@@ -172,7 +172,9 @@ function matchPermanent(failure: SubmissionFailure, enhanced: string, text: stri
 
   switch (enhanced) {
     case '5.7.3':
-      return { class: 'auth_failed', action: 'refresh_token', reason: 'token_rejected' };
+      // Exchange sends this reply for a stale token, and also for a valid one when the app has no
+      // service principal in Exchange or no permission on the mailbox.
+      return { class: 'auth_failed', action: 'refresh_token', reason: 'smtp_auth_not_authorized' };
     case '5.7.139':
     case '5.7.57':
     case '5.7.30':

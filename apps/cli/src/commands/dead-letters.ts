@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { connectRedis, type JobPayload, KEY_PREFIX, postroomKeys } from '@postroom/core';
 import { Queue } from 'bullmq';
+import { plural } from '../plural.js';
 import type { CliEnv } from './index.js';
 
 const USAGE =
@@ -37,7 +38,7 @@ export async function runDeadLetters(env: CliEnv, args: string[]): Promise<numbe
             `${job.id}  ${job.data.message.from.address}  ${classOf(job)}  ${finishedAt}  ${job.failedReason}\n`,
           );
         }
-        process.stderr.write(`${failed.length} dead letters\n`);
+        process.stderr.write(`${plural(failed.length, 'dead letter')}\n`);
         return 0;
       case 'show': {
         const job = failed.find((candidate) => candidate.id === id);
@@ -76,12 +77,12 @@ export async function runDeadLetters(env: CliEnv, args: string[]): Promise<numbe
           await redis.hset(statusKey, 'state', 'queued');
           await job.retry('failed');
         }
-        process.stdout.write(`requeued ${targets.length} messages\n`);
+        process.stdout.write(`requeued ${plural(targets.length, 'message')}\n`);
         return 0;
       }
       case 'purge':
         for (const job of failed) await job.remove();
-        process.stdout.write(`removed ${failed.length} dead letters\n`);
+        process.stdout.write(`removed ${plural(failed.length, 'dead letter')}\n`);
         return 0;
       default:
         process.stderr.write(USAGE);

@@ -4,6 +4,7 @@ import type { DeliveryStatus, MessageInput } from '@postroom/core';
 import { loadConfig } from '@postroom/worker';
 import { readJsonLines } from '../jsonl.js';
 import { LocalStack } from '../local-stack.js';
+import { plural } from '../plural.js';
 import { verifyConfig } from './verify.js';
 
 export const DEMO_SCENARIOS = ['missing-service-principal'] as const;
@@ -46,7 +47,7 @@ export async function runDemo(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<number> {
   const file = options.file ?? defaultFile;
-  const messages = (await readJsonLines(file)) as MessageInput[];
+  const messages = (await readJsonLines(file)).records as MessageInput[];
   const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
   const transport = options.transport ?? 'smtp';
   const credential = options.credential ?? 'secret';
@@ -93,7 +94,7 @@ export async function runDemo(
     print(`  worker    pid ${worker.pid}, metrics http://127.0.0.1:${worker.httpPort}/metrics`);
 
     const results = await client.sendMany(messages);
-    print(`Enqueued ${results.length} messages from ${file}`);
+    print(`Enqueued ${plural(results.length, 'message')} from ${file}`);
     const finals = await follow(
       client,
       results.map((result) => result.id),
@@ -154,7 +155,7 @@ function report(
     stats.violations.auth + (stats.graphResponses['401'] ?? 0) + (stats.graphResponses['403'] ?? 0);
 
   print(
-    `Emulator: ${stack.emulator.messages().length} messages accepted, ${throttling} throttling replies, ${authFailures} authentication failures, ${stats.duplicateMessageIds} duplicate Message-IDs`,
+    `Emulator: ${plural(stack.emulator.messages().length, 'message')} accepted, ${plural(throttling, 'throttling reply')}, ${plural(authFailures, 'authentication failure')}, ${plural(stats.duplicateMessageIds, 'duplicate Message-ID')}`,
   );
   print(`delivered ${delivered} of ${total}`);
   const clean = throttling === 0 && authFailures === 0 && stats.duplicateMessageIds === 0;

@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
-import { MailClient } from '@postroom/client';
-import { DEFAULT_QUEUE_NAME, type MessageInput } from '@postroom/core';
-import { readJsonLines } from '../jsonl.js';
+import { MailClient, type SendResult } from '@postroom/client';
+import { DEFAULT_QUEUE_NAME, type MessageInput, ValidationError } from '@postroom/core';
+import { issuesByLine, type JsonLines, readJsonLines } from '../jsonl.js';
+import { plural } from '../plural.js';
+import { assertRedisReachable } from '../redis-check.js';
 import { runDeadLetters } from './dead-letters.js';
 import { runMailbox } from './mailbox.js';
 
@@ -27,8 +29,10 @@ export async function runCommand(command: string, args: string[]): Promise<numbe
     case 'status':
       return runStatus(env, args);
     case 'mailbox':
+      await assertRedisReachable(env.redisUrl);
       return runMailbox(env, args);
     case 'dead-letters':
+      await assertRedisReachable(env.redisUrl);
       return runDeadLetters(env, args);
     default:
       process.stderr.write(`postroom: unknown command "${command}"; run postroom help\n`);
@@ -44,17 +48,27 @@ async function runSend(env: CliEnv, args: string[]): Promise<number> {
     );
     return 2;
   }
-  const messages = (await readJsonLines(values.file)) as MessageInput[];
+  const lines = await readJsonLines(values.file);
+  await assertRedisReachable(env.redisUrl);
   const client = new MailClient({ connection: env.redisUrl, queueName: env.queueName });
   try {
-    const results = await client.sendMany(messages);
+    const results = await sendLines(client, lines);
     for (const result of results) {
       process.stdout.write(`${result.id}${result.duplicate ? ' duplicate' : ''}\n`);
     }
-    process.stderr.write(`enqueued ${results.length} messages to ${env.queueName}\n`);
+    process.stderr.write(`enqueued ${plural(results.length, 'message')} to ${env.queueName}\n`);
     return 0;
   } finally {
     await client.close();
+  }
+}
+
+async function sendLines(client: MailClient, lines: JsonLines): Promise<SendResult[]> {
+  try {
+    return await client.sendMany(lines.records as MessageInput[]);
+  } catch (error) {
+    if (error instanceof ValidationError) throw issuesByLine(lines, error);
+    throw error;
   }
 }
 
@@ -64,6 +78,7 @@ async function runStatus(env: CliEnv, args: string[]): Promise<number> {
     process.stderr.write('postroom status: give the message id that send returned\n');
     return 2;
   }
+  await assertRedisReachable(env.redisUrl);
   const client = new MailClient({ connection: env.redisUrl, queueName: env.queueName });
   try {
     const status = await client.status(id);

@@ -1,0 +1,34 @@
+import { connectRedis, redisAddress } from '@postroom/core';
+
+const CONNECT_TIMEOUT_MS = 5000;
+
+/**
+ * Connects to Redis once, without retries, and throws one line naming POSTROOM_REDIS_URL, the
+ * host:port tried and the cause when that fails. Commands call it first, so an unreachable Redis
+ * ends the command at once instead of after ioredis's reconnection attempts, each of which
+ * prints a stack trace. The message leaves out the user name and password of the URL.
+ */
+export async function assertRedisReachable(redisUrl: string): Promise<void> {
+  const redis = connectRedis(redisUrl, {
+    lazyConnect: true,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  let lastError: Error | undefined;
+  redis.on('error', (error: Error) => {
+    lastError = error;
+  });
+
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    const cause = lastError ?? (error instanceof Error ? error : new Error(String(error)));
+    throw new Error(
+      `Redis at ${redisAddress(redisUrl)} (POSTROOM_REDIS_URL) is unreachable: ${cause.message}; start Redis or set POSTROOM_REDIS_URL`,
+    );
+  } finally {
+    redis.disconnect();
+  }
+}
