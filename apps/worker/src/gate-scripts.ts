@@ -279,9 +279,9 @@ return 1
 /**
  * Restarts the chain of promotions of mailboxes where it broke. Normally each grant wakes the
  * next parked job; a woken job that never comes back (cancelled, or its wake failed) ends the
- * chain. For each mailbox this finds parked jobs, a healthy state, no slot handed out within
- * the last interval and no reservation still in use, and then wakes the best parked job with a
- * slot reserved now.
+ * chain. For each mailbox this wakes again every job whose reservation is a window old. Then, if
+ * it finds parked jobs, a healthy state, no slot handed out within the last interval and no
+ * reservation still in use, it wakes the best parked job with a slot reserved now.
  *
  * KEYS: per mailbox, 4 keys in this order: next slot, health, reservations, parked.
  * ARGV: 1 JSON array with one {interval, window} per mailbox, in the order of KEYS.
@@ -294,20 +294,24 @@ for index, m in ipairs(mailboxes) do
   local base = (index - 1) * 4
   local tatKey, healthKey, reservationsKey, parkedKey =
     KEYS[base + 1], KEYS[base + 2], KEYS[base + 3], KEYS[base + 4]
-  -- Cheapest test first: a mailbox that handed out a slot within the last interval is fine.
+  -- A reservation a whole window old belongs to a job that was woken but never came back,
+  -- because the worker that woke it died first: wake it again, without the stale slot.
+  local live = false
+  local reservations = redis.call('HGETALL', reservationsKey)
+  for i = 1, #reservations, 2 do
+    if tonumber(reservations[i + 1]) < now - m.window then
+      redis.call('HDEL', reservationsKey, reservations[i])
+      table.insert(woken, reservations[i])
+      table.insert(woken, now)
+    else
+      live = true
+    end
+  end
   local tat = tonumber(redis.call('GET', tatKey) or '0')
-  if tat < now - m.interval and redis.call('ZCARD', parkedKey) > 0 then
+  if not live and tat < now - m.interval and redis.call('ZCARD', parkedKey) > 0 then
     local state = redis.call('HGET', healthKey, 'state')
     local untilMs = tonumber(redis.call('HGET', healthKey, 'until') or '0')
-    local healthy = not state or state == 'healthy' or (untilMs > 0 and untilMs <= now)
-    local live = false
-    local reservations = redis.call('HVALS', reservationsKey)
-    for _, slot in ipairs(reservations) do
-      if tonumber(slot) >= now - m.window then
-        live = true
-      end
-    end
-    if healthy and not live then
+    if not state or state == 'healthy' or (untilMs > 0 and untilMs <= now) then
       local popped = redis.call('ZPOPMIN', parkedKey)
       redis.call('HSET', reservationsKey, popped[1], now)
       redis.call('PEXPIRE', reservationsKey, 3600000)

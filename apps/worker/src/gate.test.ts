@@ -80,13 +80,24 @@ test('repair wakes only broken chains', async () => {
   expect(await gate.repairPromotions([mailbox])).toEqual([]);
   expect(await redis.zrange(mailboxKeys.parked, 0, -1)).toEqual(['normal-job']);
 
-  // A reservation from long ago no longer counts, but a paused mailbox stays parked.
+  // A reservation from long ago is woken again and no longer counts, but a paused mailbox
+  // wakes no parked job.
   await redis.hset(mailboxKeys.reservations, 'high-job', Date.now() - 120_000);
   await redis.del(mailboxKeys.nextSlot);
   await gate.setHealth(mailbox.address, 'paused', 0, 'test');
-  expect(await gate.repairPromotions([mailbox])).toEqual([]);
+  expect(await gate.repairPromotions([mailbox])).toMatchObject([{ jobId: 'high-job' }]);
   await gate.setHealth(mailbox.address, 'healthy', 0, '');
   expect(await gate.repairPromotions([mailbox])).toMatchObject([{ jobId: 'normal-job' }]);
+});
+
+test('repair wakes a job woken but lost', async () => {
+  const mailboxKeys = keys.mailbox(mailbox.address);
+  // A worker reserved a slot for this job and died before waking it; no job is parked.
+  await redis.hset(mailboxKeys.reservations, 'lost-job', Date.now() - 120_000);
+  await redis.set(mailboxKeys.nextSlot, Date.now() + 500);
+
+  expect(await gate.repairPromotions([mailbox])).toMatchObject([{ jobId: 'lost-job' }]);
+  expect(await redis.hexists(mailboxKeys.reservations, 'lost-job')).toBe(0);
 });
 
 test('beginSend and finishSend keep the records', async () => {
