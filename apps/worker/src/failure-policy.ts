@@ -8,8 +8,7 @@ import {
 } from '@postroom/core';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { MailboxConfig } from './config.js';
-import type { MailboxState } from './gate.js';
-import type { ClaimResult } from './guard.js';
+import type { ExistingSubmission, MailboxState } from './gate.js';
 import { codeLabel } from './metrics.js';
 import type { ProcessorDeps, SendResult } from './processor.js';
 import type { SubmitResult } from './smtp/session.js';
@@ -179,10 +178,7 @@ export class FailurePolicy {
   }
 
   /** Handles a job whose Message-ID already has a submission record. */
-  async onExistingClaim(
-    context: FailureContext,
-    claim: Exclude<ClaimResult, { kind: 'claimed' }>,
-  ): Promise<SendResult> {
+  async onExistingClaim(context: FailureContext, claim: ExistingSubmission): Promise<SendResult> {
     const { logger } = this.#deps;
     switch (claim.kind) {
       case 'sent':

@@ -214,8 +214,9 @@ return result
 
 /**
  * The last round trip of a send the server accepted: the submission record becomes 'sent', the
- * send moves to its acceptance time in the rate log and recipient buckets (as ACCEPTED_SCRIPT
- * does), and the status record becomes 'sent'.
+ * send moves to its acceptance time in the rate log and recipient buckets, and the status record
+ * becomes 'sent'. Counting from the acceptance, which the worker sees after the server counted
+ * it, keeps a slow send from letting a later one exceed the limit in the server's window.
  *
  * KEYS: 1 rate log, 2 recipient buckets, 3 submission record, 4 status record.
  * ARGV: 1 JSON object: jobId, recipients, grantedAt (-1 when the send held no grant), bucket,
@@ -240,24 +241,6 @@ if a.rejected ~= '' then
 end
 redis.call('HDEL', KEYS[4], 'waitReason', 'nextAttemptAt')
 redis.call('PEXPIRE', KEYS[4], a.statusTtl)
-return now
-`;
-
-/**
- * Moves a send to the time the server accepted it, in the rate log and in the recipient
- * buckets. Counting from the acceptance, which the worker observes after the server counted it,
- * keeps a slow first send from letting a later one exceed the limit in the server's window.
- * KEYS: 1 rate log, 2 recipient buckets. ARGV: 1 job id, 2 recipients, 3 granted at, 4 bucket.
- */
-export const ACCEPTED_SCRIPT = `${REDIS_NOW}
-redis.call('ZADD', KEYS[1], 'XX', now, ARGV[1])
-local recipients = tonumber(ARGV[2])
-local granted = math.floor(tonumber(ARGV[3]) / tonumber(ARGV[4]))
-local accepted = math.floor(now / tonumber(ARGV[4]))
-if recipients > 0 and accepted ~= granted and redis.call('HEXISTS', KEYS[2], granted) == 1 then
-  redis.call('HINCRBY', KEYS[2], granted, -recipients)
-  redis.call('HINCRBY', KEYS[2], accepted, recipients)
-end
 return now
 `;
 

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import type { PostroomKeys, RedisConnection } from '@postroom/core';
 import type { MailboxConfig } from './config.js';
 import {
-  ACCEPTED_SCRIPT,
   ACQUIRE_SCRIPT,
   BEGIN_AUTH_SCRIPT,
   BEGIN_SEND_SCRIPT,
@@ -97,7 +96,6 @@ export interface GateOptions {
 
 interface GateCommands {
   postroomAcquire(...args: (string | number)[]): Promise<(number | string)[]>;
-  postroomAccepted(...args: (string | number)[]): Promise<number>;
   postroomBeginSend(
     ...args: (string | number)[]
   ): Promise<[number, string, string, number, string]>;
@@ -120,7 +118,6 @@ export class MailboxGate {
 
   constructor(redis: RedisConnection, keys: PostroomKeys, options: GateOptions) {
     redis.defineCommand('postroomAcquire', { numberOfKeys: 7, lua: ACQUIRE_SCRIPT });
-    redis.defineCommand('postroomAccepted', { numberOfKeys: 2, lua: ACCEPTED_SCRIPT });
     redis.defineCommand('postroomBeginSend', { numberOfKeys: 9, lua: BEGIN_SEND_SCRIPT });
     redis.defineCommand('postroomFinishSend', { numberOfKeys: 4, lua: FINISH_SEND_SCRIPT });
     redis.defineCommand('postroomRefund', { numberOfKeys: 2, lua: REFUND_SCRIPT });
@@ -198,7 +195,7 @@ export class MailboxGate {
 
   /**
    * Records an accepted send in one round trip: sets the submission record and the status to
-   * `sent`, and moves the send to its acceptance time as `markAccepted` does.
+   * `sent`, and moves the send, and its recipients, from the grant time to the acceptance time.
    */
   async finishSend(mailbox: MailboxConfig, sent: AcceptedSend): Promise<void> {
     const keys = this.#keys.mailbox(mailbox.address);
@@ -348,12 +345,6 @@ export class MailboxGate {
     await this.#redis.zadd(this.#keys.mailbox(address).parked, score, request.jobId);
   }
 
-  /** Removes and returns up to `count` parked jobs, best first, for a resumed mailbox. */
-  async popParked(address: string, count: number): Promise<string[]> {
-    const popped = await this.#redis.zpopmin(this.#keys.mailbox(address).parked, count);
-    return popped.filter((_, index) => index % 2 === 0);
-  }
-
   /** Gives back a grant whose message never reached the server, so it counts against no limit. */
   async refund(
     mailbox: MailboxConfig,
@@ -364,28 +355,6 @@ export class MailboxGate {
     const keys = this.#keys.mailbox(mailbox.address);
     const bucketMs = mailbox.limits.recipientWindowMs / RECIPIENT_BUCKETS;
     await this.#redis.postroomRefund(
-      keys.rateLog,
-      keys.recipients,
-      jobId,
-      recipients,
-      grantedAtMs,
-      bucketMs,
-    );
-  }
-
-  /**
-   * Moves a job's send in the rate log, and its recipients in the day's buckets, from the time
-   * the gate granted it (`grantedAtMs`, Redis clock) to the time the server accepted it.
-   */
-  async markAccepted(
-    mailbox: MailboxConfig,
-    jobId: string,
-    recipients: number,
-    grantedAtMs: number,
-  ): Promise<void> {
-    const keys = this.#keys.mailbox(mailbox.address);
-    const bucketMs = mailbox.limits.recipientWindowMs / RECIPIENT_BUCKETS;
-    await this.#redis.postroomAccepted(
       keys.rateLog,
       keys.recipients,
       jobId,

@@ -409,8 +409,8 @@ export class SendProcessor {
 }
 
 /**
- * What a job holds once it passed the gate: an open connection, the id of a new connection
- * lease, or HANDED_OVER, the promise of a busy connection of this process when it comes free.
+ * The connection a job has once it passed the gate: an open connection, the id of a new
+ * connection lease, or HANDED_OVER, a busy connection of this process once it comes free.
  */
 type Connection = PooledSession | string;
 const HANDED_OVER = 'handed-over';

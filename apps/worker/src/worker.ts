@@ -115,7 +115,7 @@ export async function startWorker(
     directory: new MailboxDirectory(config.mailboxes),
     gate,
     pool,
-    guard: new SubmissionGuard(redis, keys, config.submissionRecordTtlMs),
+    guard: new SubmissionGuard(redis, keys),
     status: new StatusStore(redis, keys, config.recordRetentionMs),
     tokens,
     endpoint: {
@@ -249,9 +249,9 @@ async function shutdown(resources: Resources): Promise<void> {
   logger.info('worker stopped');
 }
 
-// Pings Redis every REDIS_PING_INTERVAL_MS. A Redis that accepts connections but does not
-// answer (stopped, or stuck in a long command) keeps ioredis's status 'ready', so readiness also
-// asks for an answer within REDIS_ANSWER_WITHIN_MS.
+// Pings Redis every REDIS_PING_INTERVAL_MS. A Redis that accepts connections but does not reply
+// (stopped, or stuck in a long command) keeps ioredis's status 'ready', so readiness also needs
+// a PING reply within REDIS_ANSWER_WITHIN_MS.
 function watchRedis(redis: RedisConnection) {
   let lastAnswerAt = Date.now();
   let pending = false;

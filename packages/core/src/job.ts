@@ -10,7 +10,7 @@ export interface JobPayload {
   /** Time the producer accepted the message, in ms since the epoch. */
   enqueuedAtMs: number;
   /**
-   * SHA-256 of the normalized message, which tells apart payloads that reuse an idempotency key.
+   * SHA-256 of the normalized message, which distinguishes payloads that reuse an idempotency key.
    * Set only when the message has an `idempotencyKey`, because nothing else reads it.
    */
   payloadHash?: string;

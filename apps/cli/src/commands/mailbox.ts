@@ -36,8 +36,8 @@ export async function runMailbox(env: CliEnv, args: string[]): Promise<number> {
           changedAt: Date.now(),
         });
       } else {
-        // Every worker looks for parked jobs that nobody wakes once a second, so the
-        // mailbox's parked jobs start again within about a second.
+        // Every worker restarts the wakes of parked jobs once a second, so the mailbox's
+        // parked jobs start again within about a second.
         await redis.del(health);
       }
       process.stdout.write(
