@@ -8,3 +8,10 @@ test.each([
 ])('plural counts %i', (count, text) => {
   expect(plural(count, 'dead letter')).toBe(text);
 });
+
+test.each([
+  [1, '1 throttling reply'],
+  [2, '2 throttling replies'],
+])('plural irregular %i', (count, text) => {
+  expect(plural(count, 'throttling reply', 'throttling replies')).toBe(text);
+});

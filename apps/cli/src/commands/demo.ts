@@ -155,7 +155,7 @@ function report(
     stats.violations.auth + (stats.graphResponses['401'] ?? 0) + (stats.graphResponses['403'] ?? 0);
 
   print(
-    `Emulator: ${plural(stack.emulator.messages().length, 'message')} accepted, ${plural(throttling, 'throttling reply')}, ${plural(authFailures, 'authentication failure')}, ${plural(stats.duplicateMessageIds, 'duplicate Message-ID')}`,
+    `Emulator: ${plural(stack.emulator.messages().length, 'message')} accepted, ${plural(throttling, 'throttling reply', 'throttling replies')}, ${plural(authFailures, 'authentication failure')}, ${plural(stats.duplicateMessageIds, 'duplicate Message-ID')}`,
   );
   print(`delivered ${delivered} of ${total}`);
   const clean = throttling === 0 && authFailures === 0 && stats.duplicateMessageIds === 0;
