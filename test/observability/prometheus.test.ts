@@ -114,6 +114,17 @@ test('sent counter sums to the messages sent over both replicas', async () => {
 });
 
 test('counters never decrease between scrapes', async () => {
+  // Scrapes come every second, but a loaded machine can delay them: wait for at least four.
+  const scrapeCount = async () => {
+    const series = await prometheus.query('postroom_messages_sent_total[5m]');
+    return Math.max(0, ...series.map((entry) => entry.values?.length ?? 0));
+  };
+  await waitUntil(
+    'four scrapes of the sent counter',
+    async () => (await scrapeCount()) > 3,
+    20_000,
+  );
+
   const counters = [
     'postroom_messages_sent_total',
     'postroom_smtp_replies_total',
