@@ -149,3 +149,17 @@ test('parked job of equal age goes first', async () => {
   expect(granted.allowed).toBe(true);
   expect(granted.promote?.jobId).toBe('y');
 });
+
+test('an interval under a millisecond spaces sends instead of parking them', async () => {
+  // 100,000 messages a second: a send every 10 microseconds. With a clock in whole milliseconds
+  // every third send within one millisecond found its slot in the future and was parked.
+  const fast = {
+    address: 'fast@contoso.example',
+    limits: { ...EXCHANGE_ONLINE_LIMITS, messagesPerWindow: 6_000_000, rateWindowMs: 60_000 },
+  } as MailboxConfig;
+  const decisions = await Promise.all(
+    Array.from({ length: 20 }, (_, index) => gate.acquire(fast, request(`job-${index}`))),
+  );
+  expect(decisions.filter((decision) => decision.reason === 'parked')).toEqual([]);
+  expect(decisions.filter((decision) => decision.allowed).length).toBeGreaterThanOrEqual(18);
+});
