@@ -108,7 +108,12 @@ export async function startWorker(
     ca,
     logger.child({ component: 'graph' }),
   );
-  const queue = new Queue<JobPayload>(config.queueName, { connection: redis, prefix: KEY_PREFIX });
+  // BullMQ's connection, shared by the Worker and the Queue. BullMQ defines its scripts on the
+  // connection it uses, and ioredis copies every defined script into each automatic pipeline it
+  // builds, so the gate's connection (with automatic pipelining) must not carry them.
+  const connection = connectRedis(config.redisUrl, { maxRetriesPerRequest: null });
+  connection.on('error', () => {});
+  const queue = new Queue<JobPayload>(config.queueName, { connection, prefix: KEY_PREFIX });
   const promoter = new JobPromoter(queue, logger.child({ component: 'promoter' }));
   const processor = new SendProcessor({
     config,
@@ -132,8 +137,6 @@ export async function startWorker(
     logger: logger.child({ component: 'processor' }),
   });
 
-  const connection = connectRedis(config.redisUrl, { maxRetriesPerRequest: null });
-  connection.on('error', () => {});
   // The gate publishes a mailbox here when all of its leases are taken. An idle connection of
   // that mailbox in this process then closes, instead of keeping its lease until it idles out.
   const subscriber = connectRedis(config.redisUrl, { maxRetriesPerRequest: null });
