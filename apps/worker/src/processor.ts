@@ -126,7 +126,7 @@ export class SendProcessor {
     const priority = context.payload.message.priority;
     let idle = smtp ? pool.takeIdle(mailbox) : undefined;
     let reuse =
-      idle !== undefined || (smtp && pool.openCount(mailbox) >= mailbox.limits.maxConnections);
+      idle !== undefined || (smtp && pool.heldCount(mailbox) >= mailbox.limits.maxConnections);
     let shortWaits = 0;
     for (let call = 1; ; call++) {
       const leaseId = reuse ? '' : gate.newLeaseId();
@@ -161,13 +161,16 @@ export class SendProcessor {
           idle = smtp ? pool.takeIdle(mailbox) : undefined;
           reuse =
             idle !== undefined ||
-            (smtp && pool.openCount(mailbox) >= mailbox.limits.maxConnections);
+            (smtp && pool.heldCount(mailbox) >= mailbox.limits.maxConnections);
           continue;
         }
         return this.#failures.wait(context, decision.retryAtMs, decision.reason, deadline);
       }
       context.grantedAtMs = decision.grantedAtMs;
-      if (!reuse) return { connection: leaseId };
+      if (!reuse) {
+        if (smtp) pool.leaseTaken(mailbox, leaseId);
+        return { connection: leaseId };
+      }
       return { connection: idle ?? HANDED_OVER };
     }
   }
@@ -206,7 +209,9 @@ export class SendProcessor {
     if (typeof outcome !== 'string') return outcome;
     if (outcome === 'timeout') return undefined;
     const leaseId = this.#deps.gate.newLeaseId();
-    return (await this.#deps.gate.takeLease(mailbox, leaseId)) ? leaseId : undefined;
+    if (!(await this.#deps.gate.takeLease(mailbox, leaseId))) return undefined;
+    this.#deps.pool.leaseTaken(mailbox, leaseId);
+    return leaseId;
   }
 
   async #submit(
@@ -259,6 +264,8 @@ export class SendProcessor {
       return await this.#failures.complete(context, mailbox, result);
     } catch (error) {
       if (pooled) void pool.discard(pooled);
+      else if (typeof connection === 'string' && mailbox.transport === 'smtp')
+        await pool.returnLease(mailbox, connection);
       else if (typeof connection === 'string')
         await this.#deps.gate.releaseLease(mailbox, connection);
       this.#observe(mailbox, 'failed', started);
@@ -276,7 +283,7 @@ export class SendProcessor {
     connection: Connection,
   ): Promise<void> {
     if (typeof connection === 'string') {
-      if (connection !== HANDED_OVER) await this.#deps.gate.releaseLease(mailbox, connection);
+      if (connection !== HANDED_OVER) await this.#deps.pool.returnLease(mailbox, connection);
     } else {
       this.#deps.pool.release(connection);
     }

@@ -64,6 +64,7 @@ function newPool(options: { idleMs?: number; maxIdle?: number } = {}): SessionPo
 async function openConnection(pool: SessionPool): Promise<PooledSession> {
   const leaseId = gate.newLeaseId();
   expect(await gate.takeLease(mailbox, leaseId)).toBe(true);
+  pool.leaseTaken(mailbox, leaseId);
   const session = new SmtpSession({
     host: '127.0.0.1',
     port: emulator.smtpPort,
@@ -86,6 +87,7 @@ test('release hands over, high priority first', async () => {
   const pool = newPool();
   const busy = await openConnection(pool);
   expect(pool.busyCount(mailbox)).toBe(1);
+  expect(pool.heldCount(mailbox)).toBe(1);
 
   const normal = pool.waitForRelease(mailbox, 'normal', 5000);
   const high = pool.waitForRelease(mailbox, 'high', 5000);
@@ -138,4 +140,21 @@ test('yieldIdle skips a mailbox with waiters', async () => {
   pool.yieldIdle(MAILBOX);
   expect(idle.session.closed).toBe(true);
   await expect.poll(leases).toEqual([busy.leaseId]);
+});
+
+test('a connection still opening counts as busy until it is added or its lease returned', async () => {
+  const pool = newPool();
+  const opening = gate.newLeaseId();
+  expect(await gate.takeLease(mailbox, opening)).toBe(true);
+  pool.leaseTaken(mailbox, opening);
+  expect(pool.openCount(mailbox)).toBe(0);
+  expect(pool.heldCount(mailbox)).toBe(1);
+  expect(pool.busyCount(mailbox)).toBe(1);
+
+  // Its job gave up before the connection opened: a job waiting for it may take the lease.
+  const waiting = pool.waitForRelease(mailbox, 'normal', 5000);
+  await pool.returnLease(mailbox, opening);
+  expect(await waiting).toBe('lease_freed');
+  expect(pool.heldCount(mailbox)).toBe(0);
+  expect(await leases()).toEqual([]);
 });

@@ -47,6 +47,9 @@ export class SessionPool {
   readonly #open = new Set<PooledSession>();
   readonly #openCount = new Map<string, number>();
   readonly #opening = new Set<SmtpSession>();
+  // Leases taken for connections that are still opening: lease id to mailbox address.
+  readonly #pendingLeases = new Map<string, string>();
+  readonly #pendingCount = new Map<string, number>();
   readonly #idleTimers = new Map<PooledSession, NodeJS.Timeout>();
   readonly #waiters = new Map<string, Waiter[]>();
   readonly #gate: MailboxGate;
@@ -85,9 +88,37 @@ export class SessionPool {
     return this.#openCount.get(mailbox.address) ?? 0;
   }
 
-  /** Connections of the mailbox that this process has open and in a transaction. */
+  /** Leases of the mailbox that this process holds: open connections and ones still opening. */
+  heldCount(mailbox: MailboxConfig): number {
+    return this.openCount(mailbox) + (this.#pendingCount.get(mailbox.address) ?? 0);
+  }
+
+  /**
+   * Connections of the mailbox that this process has in a transaction or still opening: each
+   * comes free for another job of this process when its job ends.
+   */
   busyCount(mailbox: MailboxConfig): number {
-    return this.openCount(mailbox) - (this.#idle.get(mailbox.address)?.length ?? 0);
+    return this.heldCount(mailbox) - (this.#idle.get(mailbox.address)?.length ?? 0);
+  }
+
+  /**
+   * Records a lease taken for a connection that is about to open. Until the connection is added
+   * or the lease returned, other jobs of this process wait for that connection instead of
+   * asking the gate for a lease they cannot get.
+   */
+  leaseTaken(mailbox: MailboxConfig, leaseId: string): void {
+    this.#pendingLeases.set(leaseId, mailbox.address);
+    this.#changePendingCount(mailbox.address, 1);
+  }
+
+  /** Frees a lease that never became an open connection, and tells a waiting job. */
+  async returnLease(mailbox: MailboxConfig, leaseId: string): Promise<void> {
+    this.#forgetPending(leaseId);
+    try {
+      await this.#gate.releaseLease(mailbox, leaseId);
+    } finally {
+      this.#shiftWaiter(mailbox.address)?.resolve('lease_freed');
+    }
   }
 
   /**
@@ -119,6 +150,7 @@ export class SessionPool {
 
   /** Registers a newly opened connection. */
   add(pooled: PooledSession): void {
+    this.#forgetPending(pooled.leaseId);
     this.#open.add(pooled);
     this.#changeOpenCount(pooled.mailbox.address, 1);
   }
@@ -229,6 +261,19 @@ export class SessionPool {
       }
     }
     this.#waiters.clear();
+  }
+
+  #forgetPending(leaseId: string): void {
+    const address = this.#pendingLeases.get(leaseId);
+    if (address === undefined) return;
+    this.#pendingLeases.delete(leaseId);
+    this.#changePendingCount(address, -1);
+  }
+
+  #changePendingCount(address: string, change: number): void {
+    const count = (this.#pendingCount.get(address) ?? 0) + change;
+    if (count > 0) this.#pendingCount.set(address, count);
+    else this.#pendingCount.delete(address);
   }
 
   #changeOpenCount(address: string, change: number): void {
