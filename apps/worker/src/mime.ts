@@ -1,5 +1,8 @@
 import type { JobPayload, MailAddress } from '@postroom/core';
+import { encode as base64Encode, wrap as base64Wrap } from 'nodemailer/lib/base64';
 import MailComposer from 'nodemailer/lib/mail-composer';
+import type MimeNode from 'nodemailer/lib/mime-node';
+import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp';
 
 export interface RenderedMessage {
   envelope: { from: string; to: string[] };
@@ -27,6 +30,20 @@ export async function renderMessage(
   recipients?: string[],
   options: RenderOptions = {},
 ): Promise<RenderedMessage> {
+  const node = composeMessage(payload, options);
+  const envelope = node.getEnvelope();
+  const raw = serializeMime(node) ?? (await node.build());
+  return {
+    envelope: {
+      from: envelope.from || payload.message.from.address,
+      to: recipients ?? envelope.to,
+    },
+    raw,
+  };
+}
+
+/** Builds the MIME tree of a job's message, ready to be written out. */
+export function composeMessage(payload: JobPayload, options: RenderOptions = {}): MimeNode {
   const { message } = payload;
   const composer = new MailComposer({
     from: toNodemailer(message.from),
@@ -56,14 +73,98 @@ export async function renderMessage(
 
   const node = composer.compile();
   if (options.keepBcc) node.keepBcc = true;
-  const envelope = node.getEnvelope();
-  const raw = await node.build();
-  return {
-    envelope: { from: envelope.from || message.from.address, to: recipients ?? envelope.to },
-    raw,
-  };
+  return node;
 }
 
 function toNodemailer(address: MailAddress): { name: string; address: string } {
   return { name: address.name ?? '', address: address.address };
+}
+
+/** The parts of nodemailer's MimeNode that `serializeMime` reads, beyond its typed interface. */
+interface MimeNodeInternals {
+  multipart?: string | false;
+  newline?: string;
+  _raw?: unknown;
+  _transforms: unknown[];
+  _processFuncs: unknown[];
+}
+
+// nodemailer's encoders wrap lines at this length.
+const LINE_LENGTH = 76;
+// nodemailer's quoted-printable encoder works in slices of this many bytes.
+const QP_SLICE_BYTES = 64 * 1024;
+
+/**
+ * Writes a composed message as `MimeNode.build()` does, byte for byte, but in one synchronous
+ * pass. build() streams every node through PassThrough, encoder and pipeline stages with a
+ * setImmediate between them, which costs several times the work of the message itself. Only
+ * string and Buffer content is written here (the composer has file and URL access disabled);
+ * anything else returns undefined, for build() to handle. A test compares both outputs.
+ */
+export function serializeMime(root: MimeNode): Buffer | undefined {
+  const internals = root as unknown as MimeNodeInternals;
+  if (internals.newline || internals._transforms.length > 0 || internals._processFuncs.length > 0)
+    return undefined;
+  const parts: (string | Buffer)[] = [];
+  if (!writeNode(root, parts)) return undefined;
+  const last = parts.findLast((part) => part.length > 0);
+  const lastByte = typeof last === 'string' ? last.charCodeAt(last.length - 1) : last?.at(-1);
+  // build() ends every message with a line break.
+  if (lastByte === 0x0d) parts.push('\n');
+  else if (lastByte !== 0x0a) parts.push('\r\n');
+  return Buffer.concat(
+    parts.map((part) => (typeof part === 'string' ? Buffer.from(part, 'utf8') : part)),
+  );
+}
+
+function writeNode(node: MimeNode, parts: (string | Buffer)[]): boolean {
+  const internals = node as unknown as MimeNodeInternals;
+  if (internals._raw) return false;
+  const content = node.content;
+  if (content && typeof content !== 'string' && !Buffer.isBuffer(content)) return false;
+  const transferEncoding = node.getTransferEncoding();
+  // Writing the headers also sets the node's content type and multipart fields read below.
+  parts.push(`${node.buildHeaders()}\r\n\r\n`);
+  const text = /^text\//i.test(node.contentType ?? '');
+  // Outside text, quoted-printable keeps lone CR and LF as data, which the plain encoder does not.
+  if (content && transferEncoding === 'quoted-printable' && !text) return false;
+  if (content) {
+    if (transferEncoding === 'base64') parts.push(base64Wrap(base64Encode(content), LINE_LENGTH));
+    else if (transferEncoding === 'quoted-printable') {
+      const encoded = quotedPrintable(content);
+      if (encoded === undefined) return false;
+      parts.push(encoded);
+    } else parts.push(content);
+  }
+  if (!internals.multipart) return true;
+  for (const [index, child] of node.childNodes.entries()) {
+    parts.push(`${index > 0 ? '\r\n' : ''}--${node.boundary}\r\n`);
+    if (!writeNode(child, parts)) return false;
+  }
+  parts.push(`\r\n--${node.boundary}--\r\n`);
+  return true;
+}
+
+/**
+ * Encodes text as nodemailer's quoted-printable stream encoder does when it gets the whole text
+ * in one chunk. The encoder holds back the whitespace at the end until the input ends, and wraps
+ * what it has so far and then that whitespace with the last line, which can break lines
+ * differently from wrapping the whole encoded text. Text over one slice of the encoder is left
+ * to nodemailer (undefined).
+ */
+function quotedPrintable(content: string | Buffer): string | undefined {
+  const bytes = typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+  if (bytes.length > QP_SLICE_BYTES) return undefined;
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 0x20 || bytes[end - 1] === 0x09)) end--;
+  let done = '';
+  let lastLine = '';
+  for (const slice of [bytes.subarray(0, end), bytes.subarray(end)]) {
+    if (slice.length === 0) continue;
+    const wrapped = qpWrap(lastLine + qpEncode(slice), LINE_LENGTH);
+    const lastBreak = wrapped.lastIndexOf('\n');
+    done += wrapped.slice(0, lastBreak + 1);
+    lastLine = wrapped.slice(lastBreak + 1);
+  }
+  return done + lastLine;
 }
