@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { PostroomKeys, RedisConnection } from '@postroom/core';
 import type { MailboxConfig } from './config.js';
+
+type MailboxKeys = ReturnType<PostroomKeys['mailbox']>;
+
 import {
   ACQUIRE_SCRIPT,
   BEGIN_AUTH_SCRIPT,
@@ -115,6 +118,9 @@ export class MailboxGate {
   readonly #redis: RedisConnection & GateCommands;
   readonly #keys: PostroomKeys;
   readonly #options: GateOptions;
+  readonly #mailboxKeyCache = new Map<string, MailboxKeys>();
+  // The gate arguments that depend only on the mailbox, as JSON members, built once per mailbox.
+  readonly #fixedArgs = new WeakMap<MailboxConfig, string>();
 
   constructor(redis: RedisConnection, keys: PostroomKeys, options: GateOptions) {
     redis.defineCommand('postroomAcquire', { numberOfKeys: 7, lua: ACQUIRE_SCRIPT });
@@ -150,10 +156,10 @@ export class MailboxGate {
    * `promote` names a parked job to wake, with the time of the slot reserved for it.
    */
   async acquire(mailbox: MailboxConfig, request: GateRequest): Promise<GateDecision> {
-    const keys = this.#keys.mailbox(mailbox.address);
+    const keys = this.#mailboxKeys(mailbox.address);
     const reply = await this.#redis.postroomAcquire(
       ...this.#gateKeys(keys),
-      JSON.stringify(this.#gateArgs(mailbox, request)),
+      this.#gateArgs(mailbox, request),
     );
     return this.#decision(reply);
   }
@@ -168,21 +174,21 @@ export class MailboxGate {
     request: GateRequest,
     claim: SendClaim,
   ): Promise<BeginDecision> {
-    const keys = this.#keys.mailbox(mailbox.address);
-    const args = {
-      ...this.#gateArgs(mailbox, request),
-      clientNow: Date.now(),
+    const keys = this.#mailboxKeys(mailbox.address);
+    const now = Date.now();
+    const args = this.#gateArgs(mailbox, request, {
+      clientNow: now,
       owner: claim.owner,
-      claimUntil: Date.now() + claim.claimMs,
+      claimUntil: now + claim.claimMs,
       submissionTtl: claim.submissionTtlMs,
       statusTtl: claim.statusTtlMs,
       messageId: claim.messageId,
-    };
+    });
     const reply = await this.#redis.postroomBeginSend(
       ...this.#gateKeys(keys),
       this.#keys.submission(claim.messageId),
       this.#keys.status(request.jobId),
-      JSON.stringify(args),
+      args,
     );
     if (Number(reply[0]) !== 2) return this.#decision(reply);
     const kind = String(reply[1]);
@@ -198,7 +204,7 @@ export class MailboxGate {
    * `sent`, and moves the send, and its recipients, from the grant time to the acceptance time.
    */
   async finishSend(mailbox: MailboxConfig, sent: AcceptedSend): Promise<void> {
-    const keys = this.#keys.mailbox(mailbox.address);
+    const keys = this.#mailboxKeys(mailbox.address);
     const args = {
       jobId: sent.jobId,
       recipients: sent.recipients,
@@ -219,7 +225,16 @@ export class MailboxGate {
     );
   }
 
-  #gateKeys(keys: ReturnType<PostroomKeys['mailbox']>): string[] {
+  #mailboxKeys(address: string): MailboxKeys {
+    let keys = this.#mailboxKeyCache.get(address);
+    if (!keys) {
+      keys = this.#keys.mailbox(address);
+      this.#mailboxKeyCache.set(address, keys);
+    }
+    return keys;
+  }
+
+  #gateKeys(keys: MailboxKeys): string[] {
     return [
       keys.nextSlot,
       keys.leases,
@@ -231,16 +246,30 @@ export class MailboxGate {
     ];
   }
 
-  #gateArgs(mailbox: MailboxConfig, request: GateRequest) {
+  // The JSON argument of the gate scripts: the request's fields and `extra`, then the fields
+  // that depend only on the mailbox.
+  #gateArgs(mailbox: MailboxConfig, request: GateRequest, extra: object = {}): string {
+    let fixed = this.#fixedArgs.get(mailbox);
+    if (fixed === undefined) {
+      fixed = JSON.stringify(this.#mailboxArgs(mailbox)).slice(1, -1);
+      this.#fixedArgs.set(mailbox, fixed);
+    }
+    const varying = JSON.stringify({
+      jobId: request.jobId,
+      leaseId: request.leaseId,
+      recipients: request.recipients,
+      parkScore: PRIORITY_TIERS[request.priority] * TIER_SPAN + request.enqueuedAtMs,
+      ...extra,
+    });
+    return `${varying.slice(0, -1)},${fixed}}`;
+  }
+
+  #mailboxArgs(mailbox: MailboxConfig) {
     const limits = mailbox.limits;
     const interval = this.#interval(mailbox);
     return {
       mailbox: mailbox.address,
       leaseChannel: this.#keys.leaseWanted,
-      jobId: request.jobId,
-      leaseId: request.leaseId,
-      recipients: request.recipients,
-      parkScore: PRIORITY_TIERS[request.priority] * TIER_SPAN + request.enqueuedAtMs,
       interval,
       // One slot ahead: with the slot in use, a new high-priority job waits at most two slots.
       horizon: interval,
@@ -289,7 +318,7 @@ export class MailboxGate {
    * repeat errors). Returns `verified`, `probe` (go ahead, then report) or `busy` (wait).
    */
   async beginAuth(address: string, probeTtlMs: number): Promise<'verified' | 'probe' | 'busy'> {
-    const keys = this.#keys.mailbox(address);
+    const keys = this.#mailboxKeys(address);
     const result = await this.#redis.postroomBeginAuth(
       keys.health,
       keys.authVerified,
@@ -301,7 +330,7 @@ export class MailboxGate {
 
   /** Ends an authentication probe; a success lets other connections authenticate freely. */
   async endAuth(address: string, succeeded: boolean): Promise<void> {
-    const keys = this.#keys.mailbox(address);
+    const keys = this.#mailboxKeys(address);
     const pipeline = this.#redis.multi().del(keys.authProbe);
     if (succeeded) pipeline.set(keys.authVerified, '1', 'PX', AUTH_VERIFIED_TTL_MS);
     else pipeline.del(keys.authVerified);
@@ -315,7 +344,7 @@ export class MailboxGate {
   async repairPromotions(mailboxes: MailboxConfig[]): Promise<Promotion[]> {
     if (mailboxes.length === 0) return [];
     const keys = mailboxes.flatMap((mailbox) => {
-      const mailboxKeys = this.#keys.mailbox(mailbox.address);
+      const mailboxKeys = this.#mailboxKeys(mailbox.address);
       return [
         mailboxKeys.nextSlot,
         mailboxKeys.health,
@@ -342,7 +371,7 @@ export class MailboxGate {
     request: Pick<GateRequest, 'jobId' | 'priority' | 'enqueuedAtMs'>,
   ): Promise<void> {
     const score = PRIORITY_TIERS[request.priority] * TIER_SPAN + request.enqueuedAtMs;
-    await this.#redis.zadd(this.#keys.mailbox(address).parked, score, request.jobId);
+    await this.#redis.zadd(this.#mailboxKeys(address).parked, score, request.jobId);
   }
 
   /** Gives back a grant whose message never reached the server, so it counts against no limit. */
@@ -352,7 +381,7 @@ export class MailboxGate {
     recipients: number,
     grantedAtMs: number,
   ): Promise<void> {
-    const keys = this.#keys.mailbox(mailbox.address);
+    const keys = this.#mailboxKeys(mailbox.address);
     const bucketMs = mailbox.limits.recipientWindowMs / RECIPIENT_BUCKETS;
     await this.#redis.postroomRefund(
       keys.rateLog,
@@ -366,7 +395,7 @@ export class MailboxGate {
 
   /** Takes a connection lease without a send slot. */
   async takeLease(mailbox: MailboxConfig, leaseId: string): Promise<boolean> {
-    const keys = this.#keys.mailbox(mailbox.address);
+    const keys = this.#mailboxKeys(mailbox.address);
     const taken = await this.#redis.postroomLease(
       keys.leases,
       leaseId,
@@ -378,12 +407,12 @@ export class MailboxGate {
 
   /** Extends a held lease; false means it had expired and the connection must close. */
   async renewLease(mailbox: MailboxConfig, leaseId: string): Promise<boolean> {
-    const keys = this.#keys.mailbox(mailbox.address);
+    const keys = this.#mailboxKeys(mailbox.address);
     return (await this.#redis.postroomRenew(keys.leases, leaseId, this.#options.leaseTtlMs)) === 1;
   }
 
   async releaseLease(mailbox: MailboxConfig, leaseId: string): Promise<void> {
-    await this.#redis.zrem(this.#keys.mailbox(mailbox.address).leases, leaseId);
+    await this.#redis.zrem(this.#mailboxKeys(mailbox.address).leases, leaseId);
   }
 
   /** Sets the mailbox state for every replica; `untilMs` 0 keeps it until changed again. */
@@ -393,7 +422,7 @@ export class MailboxGate {
     untilMs: number,
     reason: string,
   ): Promise<void> {
-    const key = this.#keys.mailbox(address).health;
+    const key = this.#mailboxKeys(address).health;
     if (state === 'healthy') {
       await this.#redis.del(key);
       return;
@@ -404,7 +433,7 @@ export class MailboxGate {
   async getHealth(
     address: string,
   ): Promise<{ state: MailboxState; untilMs: number; reason: string }> {
-    const health = await this.#redis.hgetall(this.#keys.mailbox(address).health);
+    const health = await this.#redis.hgetall(this.#mailboxKeys(address).health);
     const untilMs = Number(health.until ?? 0);
     if (!health.state || (untilMs > 0 && untilMs <= Date.now())) {
       return { state: 'healthy', untilMs: 0, reason: '' };
