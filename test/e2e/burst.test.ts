@@ -22,8 +22,8 @@ function messages(count: number, from = 0) {
 
 // With a rate limit far above Exchange's, only the mailbox's 3 connections hold a burst back.
 // A job that finds them all taken, or still opening, waits inside the worker for one to come
-// free; a trip through the delayed set would cost Redis work and leave connections unused.
-test('a burst waits for its connections in the worker, not in the queue', async () => {
+// free. A trip through the delayed set would cost Redis work and leave connections unused.
+test('burst waits in the worker, not the queue', async () => {
   stack = await LocalStack.start({
     redisUrl: inject('redisUrl'),
     timeUnitMs: 1000,

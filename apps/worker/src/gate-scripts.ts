@@ -4,9 +4,8 @@
  */
 
 // Milliseconds from Redis's clock, the one clock every replica shares, with the microseconds
-// kept as a fraction: with whole milliseconds, a limit whose interval is under 1 ms (far above
-// Exchange's, as when a benchmark lifts the limits) saw every send in the same millisecond as
-// early and parked it.
+// kept as a fraction. In whole milliseconds, a limit with an interval under 1 ms (far above
+// Exchange's, as when a benchmark lifts the limits) parked sends that came in the same ms.
 const REDIS_NOW = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000

@@ -150,7 +150,7 @@ test('parked job of equal age goes first', async () => {
   expect(granted.promote?.jobId).toBe('y');
 });
 
-test('an interval under a millisecond spaces sends instead of parking them', async () => {
+test('sub-millisecond interval does not park', async () => {
   // 100,000 messages a second: a send every 10 microseconds. With a clock in whole milliseconds
   // every third send within one millisecond found its slot in the future and was parked.
   const fast = {

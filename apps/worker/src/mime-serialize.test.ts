@@ -85,7 +85,7 @@ const message: fc.Arbitrary<MessageInput> = fc
     input.text === undefined && input.html === undefined ? { ...input, text: '' } : input,
   );
 
-test('serializeMime writes exactly what MimeNode.build() writes', async () => {
+test('serializeMime matches build() byte for byte', async () => {
   await fc.assert(
     fc.asyncProperty(message, fc.boolean(), async (input, keepBcc) => {
       const node = composeMessage(createJobPayload(parseMessage(input)), { keepBcc });
@@ -97,9 +97,9 @@ test('serializeMime writes exactly what MimeNode.build() writes', async () => {
   );
 });
 
-test('quoted-printable text over one slice of the encoder is built by nodemailer', async () => {
-  // nodemailer's quoted-printable encoder works in 64 KiB slices; text that crosses a slice
-  // border is left to it.
+test('large quoted-printable text falls back to build()', async () => {
+  // nodemailer's quoted-printable encoder works in 64 KiB slices, and text that crosses a
+  // slice border is left to it.
   const line = `${'Grüße aus München '.repeat(4)}\t \n`;
   const text = line.repeat(Math.ceil((150 * 1024) / line.length));
   const payload = createJobPayload(
@@ -110,7 +110,7 @@ test('quoted-printable text over one slice of the encoder is built by nodemailer
   expect(parsed.text).toBe(text);
 });
 
-test('a message the serializer does not cover is built by nodemailer', async () => {
+test('raw node falls back to build()', async () => {
   const payload = createJobPayload(
     parseMessage({ from: 'a@example.com', to: 'b@example.com', subject: 'x', text: 'y' }),
   );

@@ -142,7 +142,7 @@ test('yieldIdle skips a mailbox with waiters', async () => {
   await expect.poll(leases).toEqual([busy.leaseId]);
 });
 
-test('a connection still opening counts as busy until it is added or its lease returned', async () => {
+test('opening connection counts as busy', async () => {
   const pool = newPool();
   const opening = gate.newLeaseId();
   expect(await gate.takeLease(mailbox, opening)).toBe(true);

@@ -94,7 +94,7 @@ export class SessionPool {
   }
 
   /**
-   * Connections of the mailbox that this process has in a transaction or still opening: each
+   * Connections of the mailbox that this process has in a transaction or still opening. Each
    * comes free for another job of this process when its job ends.
    */
   busyCount(mailbox: MailboxConfig): number {
