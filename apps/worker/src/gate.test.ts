@@ -160,6 +160,8 @@ test('sub-millisecond interval does not park', async () => {
   const decisions = await Promise.all(
     Array.from({ length: 20 }, (_, index) => gate.acquire(fast, request(`job-${index}`))),
   );
-  expect(decisions.filter((decision) => decision.reason === 'parked')).toEqual([]);
+  expect(decisions.filter((decision) => !decision.allowed && decision.reason === 'parked')).toEqual(
+    [],
+  );
   expect(decisions.filter((decision) => decision.allowed).length).toBeGreaterThanOrEqual(18);
 });
