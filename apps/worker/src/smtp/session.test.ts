@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { classifyFailure } from '@postroom/core';
+import { fetchAccessToken, MAILBOX, startTestEmulator } from '@postroom/m365-emulator/test-support';
 import { afterEach, expect, test } from 'vitest';
 import { SmtpFailure, SmtpSession } from './session.js';
 
@@ -58,4 +61,34 @@ test('421 greeting fails with the reply', async () => {
   expect(failure.failure.responseCode === 421 || failure.failure.networkCode !== undefined).toBe(
     true,
   );
+});
+
+test('STARTTLS verifies the server certificate', async () => {
+  const emulator = await startTestEmulator();
+  try {
+    const token = await fetchAccessToken(emulator);
+    const untrusted = {
+      ...endpoint(emulator.smtpPort),
+      connectionTimeoutMs: 5000,
+      greetingTimeoutMs: 5000,
+    };
+    const trusted = { ...untrusted, ca: readFileSync(emulator.caFile) };
+    // Two connections of one endpoint share its TLS context, and both verify.
+    for (const session of [new SmtpSession(trusted), new SmtpSession(trusted)]) {
+      await session.open(MAILBOX, token);
+      session.close();
+    }
+
+    // Without the emulator's CA, only the default roots are trusted and the upgrade fails.
+    const failure = await new SmtpSession(untrusted).open(MAILBOX, token).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(SmtpFailure);
+    const { failure: details } = failure as SmtpFailure;
+    expect(details.responseCode).toBeUndefined();
+    expect(classifyFailure(details).reason).toBe('tls_verification_failed');
+  } finally {
+    await emulator.close();
+  }
 });
