@@ -20,8 +20,10 @@ const MAX_CONNECTIONS = 3;
 const MESSAGES_PER_ROUND = 3000;
 const ROUNDS = 5;
 /** The worker's default concurrency, used by the two main comparisons. */
-const DEFAULT_CONCURRENCY = 8;
-/** Rounds of the extra run with the concurrency equal to the connection limit. */
+const DEFAULT_CONCURRENCY = 16;
+/** Half the default, to show what the concurrency adds. */
+const HALF_CONCURRENCY = 8;
+/** Rounds of the two extra runs, at half the default concurrency and at the connection limit. */
 const LOW_CONCURRENCY_ROUNDS = 3;
 /**
  * Unrecorded rounds of each path before the recorded ones. Both processes are new, and their
@@ -119,6 +121,7 @@ async function compareAll(stack: BenchStack, baseline: NodemailerBaseline): Prom
     const results = [
       await compare(context, emulator, DEFAULT_CONCURRENCY, ROUNDS),
       await compare(context, sinkServer, DEFAULT_CONCURRENCY, ROUNDS),
+      await compare(context, emulator, HALF_CONCURRENCY, LOW_CONCURRENCY_ROUNDS),
       await compare(context, emulator, MAX_CONNECTIONS, LOW_CONCURRENCY_ROUNDS),
     ];
     const repeated =
@@ -396,7 +399,12 @@ function report(results: Comparison[], repeatedMessageIds: number): void {
     );
   }
 
-  const [emulator, sink, lowConcurrency] = results as [Comparison, Comparison, Comparison];
+  const [emulator, sink, halfConcurrency, lowConcurrency] = results as [
+    Comparison,
+    Comparison,
+    Comparison,
+    Comparison,
+  ];
   printFigures({
     benchmark: 'send-path',
     messagesPerRound: MESSAGES_PER_ROUND,
@@ -404,6 +412,7 @@ function report(results: Comparison[], repeatedMessageIds: number): void {
     maxConnections: MAX_CONNECTIONS,
     emulator: figures(emulator),
     sink: figures(sink),
+    emulatorHalfConcurrency: figures(halfConcurrency),
     emulatorConcurrencyEqualToConnections: figures(lowConcurrency),
     ratio: figures(emulator).ratio,
     ratioPreRendered: figures(emulator).ratioPreRendered,
