@@ -158,3 +158,27 @@ test('opening connection counts as busy', async () => {
   expect(pool.heldCount(mailbox)).toBe(0);
   expect(await leases()).toEqual([]);
 });
+
+test('lease of an opening connection is renewed', async () => {
+  // A lease ttl of 1.5 s: the pool renews every second, and opening may take longer than a ttl.
+  const shortGate = new MailboxGate(redis, keys, {
+    rateGuardMs: 0,
+    leaseTtlMs: 1500,
+    connectionWaitMs: 250,
+  });
+  const pool = new SessionPool(
+    shortGate,
+    { idleMs: 60_000, maxIdle: 100 },
+    pino({ level: 'silent' }),
+    createMetrics(),
+  );
+  pools.push(pool);
+  const opening = shortGate.newLeaseId();
+  expect(await shortGate.takeLease(mailbox, opening)).toBe(true);
+  pool.leaseTaken(mailbox, opening);
+
+  await new Promise((resolve) => setTimeout(resolve, 2600));
+  const expiry = Number(await redis.zscore(keys.mailbox(MAILBOX).leases, opening));
+  expect(expiry).toBeGreaterThan(Date.now());
+  await pool.returnLease(mailbox, opening);
+});

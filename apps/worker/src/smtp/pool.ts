@@ -47,8 +47,9 @@ export class SessionPool {
   readonly #open = new Set<PooledSession>();
   readonly #openCount = new Map<string, number>();
   readonly #opening = new Set<SmtpSession>();
-  // Leases taken for connections that are still opening: lease id to mailbox address.
-  readonly #pendingLeases = new Map<string, string>();
+  // Leases taken for connections that are still opening, by lease id. Opening can take longer
+  // than a lease's ttl, so these are renewed too; `lost` marks one whose renewal failed.
+  readonly #pendingLeases = new Map<string, { mailbox: MailboxConfig; lost: boolean }>();
   readonly #pendingCount = new Map<string, number>();
   readonly #idleTimers = new Map<PooledSession, NodeJS.Timeout>();
   readonly #waiters = new Map<string, Waiter[]>();
@@ -107,7 +108,7 @@ export class SessionPool {
    * asking the gate for a lease they cannot get.
    */
   leaseTaken(mailbox: MailboxConfig, leaseId: string): void {
-    this.#pendingLeases.set(leaseId, mailbox.address);
+    this.#pendingLeases.set(leaseId, { mailbox, lost: false });
     this.#changePendingCount(mailbox.address, 1);
   }
 
@@ -150,6 +151,7 @@ export class SessionPool {
 
   /** Registers a newly opened connection. */
   add(pooled: PooledSession): void {
+    if (this.#pendingLeases.get(pooled.leaseId)?.lost) pooled.leaseLost = true;
     this.#forgetPending(pooled.leaseId);
     this.#open.add(pooled);
     this.#changeOpenCount(pooled.mailbox.address, 1);
@@ -264,10 +266,10 @@ export class SessionPool {
   }
 
   #forgetPending(leaseId: string): void {
-    const address = this.#pendingLeases.get(leaseId);
-    if (address === undefined) return;
+    const pending = this.#pendingLeases.get(leaseId);
+    if (pending === undefined) return;
     this.#pendingLeases.delete(leaseId);
-    this.#changePendingCount(address, -1);
+    this.#changePendingCount(pending.mailbox.address, -1);
   }
 
   #changePendingCount(address: string, change: number): void {
@@ -299,6 +301,22 @@ export class SessionPool {
   }
 
   async #renewAll(): Promise<void> {
+    for (const [leaseId, pending] of this.#pendingLeases) {
+      try {
+        if (pending.lost || (await this.#gate.renewLease(pending.mailbox, leaseId))) continue;
+        // The connection closes after its first transaction, once it is open.
+        this.#logger.warn(
+          { mailbox: pending.mailbox.address },
+          'connection lease expired while the connection was opening',
+        );
+        pending.lost = true;
+      } catch (error) {
+        this.#logger.warn(
+          { err: error, mailbox: pending.mailbox.address },
+          'connection lease renewal failed',
+        );
+      }
+    }
     for (const pooled of this.#open) {
       try {
         if (await this.#gate.renewLease(pooled.mailbox, pooled.leaseId)) continue;
