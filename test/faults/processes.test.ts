@@ -161,6 +161,50 @@ test('worker killed mid-send leaves no message lost or duplicated', async () => 
   expect(books.failed).toBe(0);
 }, 90_000);
 
+// A SIGKILL can cut off only the sends whose message data was on its way: at most one per
+// connection, 3 for the mailbox. Jobs that held a claim while they waited in the worker for a
+// connection never reached the server, and the next worker sends them.
+test('killed worker holds only sends it began', async () => {
+  redis = await RedisServer.start({ appendOnly: true });
+  stack = await LocalStack.start({
+    redisUrl: redis.url,
+    timeUnitMs: 1000,
+    mailboxes: [{ address: MAILBOX, messagesPerMinute: 1_000_000 }],
+    workerEnv: {
+      POSTROOM_CONCURRENCY: '8',
+      POSTROOM_SMTP_SOCKET_TIMEOUT_MS: '3000',
+      POSTROOM_LOCK_DURATION_MS: '6000',
+      POSTROOM_STALLED_INTERVAL_MS: '1000',
+    },
+  });
+  const local = stack;
+  client = new MailClient({ connection: local.redisUrl, queueName: local.queueName });
+  const doomed = await local.addWorker();
+  // Each message keeps its connection for 1.5 s after its data, so 5 of the 8 jobs wait in
+  // the worker for a connection, holding their claims, when the worker is killed.
+  local.emulator.addFault({
+    stage: 'data-end',
+    action: 'delay',
+    delayMs: 1500,
+    mailbox: MAILBOX,
+    count: 1000,
+  });
+  const ids = (await client.sendMany(messages(24))).map((result) => result.id);
+  await waitUntil('a first round of sends', () => local.emulator.messages(MAILBOX).length >= 3);
+  await delay(700);
+  await doomed.stop('SIGKILL');
+  await local.addWorker();
+
+  const books = await account(client, ids, local.emulator, 90_000);
+  const delivered = new Set(local.emulator.messages(MAILBOX).map((message) => message.messageId));
+  const unknown = books.statuses.filter((status) => status.state === 'outcome_unknown');
+  expect(books.duplicates).toBe(0);
+  expect(books.failed).toBe(0);
+  expect(books.sent + books.unknown).toBe(24);
+  expect(unknown.length).toBeLessThanOrEqual(3);
+  expect(unknown.filter((status) => !delivered.has(status.messageId))).toEqual([]);
+}, 120_000);
+
 test('SIGTERM drains in-flight sends and exits 0', async () => {
   const local = await startStack({
     POSTROOM_SHUTDOWN_TIMEOUT_MS: '5000',

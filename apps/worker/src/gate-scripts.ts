@@ -180,8 +180,13 @@ return decide()
  *
  * KEYS 1 to 7 as for ACQUIRE_SCRIPT, 8 submission record (keyed by Message-ID), 9 status record.
  * ARGV: 1 JSON object with the fields of ACQUIRE_SCRIPT and `clientNow`, `owner`, `claimUntil`,
- * `submissionTtl`, `statusTtl`, `messageId` (`clientNow` and `claimUntil` are on the worker's
- * clock, as the claim's renewals are).
+ * `claimState`, `submissionTtl`, `statusTtl`, `messageId` (`clientNow` and `claimUntil` are on
+ * the worker's clock, as the claim's renewals are).
+ *
+ * The claim starts as `claimState`: 'claimed' when the sender marks the start of the message
+ * data itself (SMTP, with SubmissionGuard.markStarted), 'inflight' when it cannot (Graph). A
+ * 'claimed' record whose claim has expired belongs to a send that never began, so it is taken
+ * over like a missing record.
  *
  * Returns what ACQUIRE_SCRIPT returns, or {2, kind, detail, now, ''} for an existing submission
  * record (and no job to wake), where kind is 'sent' (detail: the reply), 'unknown', 'busy' or 'abandoned' (detail:
@@ -190,6 +195,9 @@ return decide()
 export const BEGIN_SEND_SCRIPT = `${REDIS_NOW}
 local a = cjson.decode(ARGV[1])
 local existing = redis.call('HGET', KEYS[8], 'state')
+if existing == 'claimed' and tonumber(redis.call('HGET', KEYS[8], 'until') or '0') <= a.clientNow then
+  existing = false
+end
 if existing == 'sent' then
   return {2, 'sent', redis.call('HGET', KEYS[8], 'reply') or '', now, '', 0}
 elseif existing == 'unknown' then
@@ -205,7 +213,7 @@ end
 ${DECIDE}
 local result = decide()
 if result[1] == 1 then
-  redis.call('HSET', KEYS[8], 'state', 'inflight', 'owner', a.owner, 'until', a.claimUntil)
+  redis.call('HSET', KEYS[8], 'state', a.claimState, 'owner', a.owner, 'until', a.claimUntil)
   redis.call('PEXPIRE', KEYS[8], a.submissionTtl)
   redis.call('HSET', KEYS[9], 'state', 'sending', 'mailbox', a.mailbox, 'messageId', a.messageId)
   redis.call('HDEL', KEYS[9], 'waitReason', 'nextAttemptAt')

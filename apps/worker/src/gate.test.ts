@@ -2,6 +2,7 @@ import { connectRedis, EXCHANGE_ONLINE_LIMITS, postroomKeys } from '@postroom/co
 import { afterAll, beforeEach, expect, inject, test } from 'vitest';
 import type { MailboxConfig } from './config.js';
 import { type GateRequest, MailboxGate, type SendClaim } from './gate.js';
+import { ClaimTakenOver, SubmissionGuard } from './guard.js';
 
 // Provided by the test harness's global set-up, which starts the Redis server.
 declare module 'vitest' {
@@ -41,6 +42,7 @@ function claim(messageId: string): SendClaim {
     messageId,
     owner: `test/${messageId}`,
     claimMs: 30_000,
+    state: 'inflight',
     submissionTtlMs: 60_000,
     statusTtlMs: 60_000,
   };
@@ -164,4 +166,40 @@ test('sub-millisecond interval does not park', async () => {
     [],
   );
   expect(decisions.filter((decision) => decision.allowed).length).toBeGreaterThanOrEqual(18);
+});
+
+test('expired claim of an unbegun send is taken over', async () => {
+  const claimed = { ...claim('<old@x>'), state: 'claimed' as const };
+  await redis.hset(keys.submission('<old@x>'), {
+    state: 'claimed',
+    owner: 'dead/1',
+    until: Date.now() - 1,
+  });
+  const begun = await gate.beginSend(mailbox, request('job-3'), claimed);
+  expect(begun.allowed).toBe(true);
+  expect(await redis.hgetall(keys.submission('<old@x>'))).toMatchObject({
+    state: 'claimed',
+    owner: 'test/<old@x>',
+  });
+
+  // A live claim is another run's send in progress.
+  await redis.hset(keys.submission('<live@x>'), {
+    state: 'claimed',
+    owner: 'live/1',
+    until: Date.now() + 10_000,
+  });
+  const busy = await gate.beginSend(mailbox, request('job-4'), claim('<live@x>'));
+  expect(busy).toMatchObject({ allowed: false, existing: { kind: 'busy' } });
+});
+
+test('markStarted refuses a claim taken over', async () => {
+  const guard = new SubmissionGuard(redis, keys);
+  await redis.hset(keys.submission('<m@x>'), {
+    state: 'claimed',
+    owner: 'run-1',
+    until: Date.now() + 10_000,
+  });
+  await guard.markStarted('<m@x>', 'run-1');
+  expect(await redis.hget(keys.submission('<m@x>'), 'state')).toBe('inflight');
+  await expect(guard.markStarted('<m@x>', 'run-2')).rejects.toBeInstanceOf(ClaimTakenOver);
 });

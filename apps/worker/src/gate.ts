@@ -41,6 +41,11 @@ export interface SendClaim {
   owner: string;
   /** How long the claim lasts without renewal, in ms. */
   claimMs: number;
+  /**
+   * 'claimed' when the sender calls SubmissionGuard.markStarted before the message data, so that
+   * a send that never began can be taken over; 'inflight' when the send may begin at any time.
+   */
+  state: 'claimed' | 'inflight';
   submissionTtlMs: number;
   statusTtlMs: number;
 }
@@ -180,6 +185,7 @@ export class MailboxGate {
       clientNow: now,
       owner: claim.owner,
       claimUntil: now + claim.claimMs,
+      claimState: claim.state,
       submissionTtl: claim.submissionTtlMs,
       statusTtl: claim.statusTtlMs,
       messageId: claim.messageId,

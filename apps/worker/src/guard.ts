@@ -2,8 +2,29 @@ import type { PostroomKeys, RedisConnection } from '@postroom/core';
 
 /** Extends a claim its owner still holds. KEYS: 1 record. ARGV: 1 owner, 2 new expiry. */
 const EXTEND_SCRIPT = `
-if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] and redis.call('HGET', KEYS[1], 'state') == 'inflight' then
+local state = redis.call('HGET', KEYS[1], 'state')
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] and (state == 'claimed' or state == 'inflight') then
   redis.call('HSET', KEYS[1], 'until', ARGV[2])
+  return 1
+end
+return 0
+`;
+
+/**
+ * Moves a claim its owner still holds from 'claimed' to 'inflight'. Returns 0 when the claim
+ * is no longer this owner's, because it expired and another run took the message over.
+ * KEYS: 1 record. ARGV: 1 owner.
+ */
+const MARK_STARTED_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then
+  return 0
+end
+local state = redis.call('HGET', KEYS[1], 'state')
+if state == 'claimed' then
+  redis.call('HSET', KEYS[1], 'state', 'inflight')
+  return 1
+end
+if state == 'inflight' then
   return 1
 end
 return 0
@@ -11,6 +32,15 @@ return 0
 
 interface GuardCommands {
   postroomExtendClaim(...args: (string | number)[]): Promise<number>;
+  postroomMarkStarted(...args: (string | number)[]): Promise<number>;
+}
+
+/** Raised when a claim was taken over by another run before this one began to send. */
+export class ClaimTakenOver extends Error {
+  constructor(messageId: string) {
+    super(`the submission claim of ${messageId} was taken over by another run; not sending`);
+    this.name = 'ClaimTakenOver';
+  }
 }
 
 /**
@@ -26,6 +56,7 @@ export class SubmissionGuard {
 
   constructor(redis: RedisConnection, keys: PostroomKeys) {
     redis.defineCommand('postroomExtendClaim', { numberOfKeys: 1, lua: EXTEND_SCRIPT });
+    redis.defineCommand('postroomMarkStarted', { numberOfKeys: 1, lua: MARK_STARTED_SCRIPT });
     this.#redis = redis as RedisConnection & GuardCommands;
     this.#keys = keys;
   }
@@ -33,6 +64,16 @@ export class SubmissionGuard {
   /** Keeps a claim alive while its send is in progress. */
   async extend(messageId: string, owner: string, untilMs: number): Promise<void> {
     await this.#redis.postroomExtendClaim(this.#keys.submission(messageId), owner, untilMs);
+  }
+
+  /**
+   * Records that the message data is about to be sent, before any of it is. From then on a run
+   * that loses track of the send holds the message as of unknown outcome. Throws ClaimTakenOver
+   * when the claim is no longer this owner's.
+   */
+  async markStarted(messageId: string, owner: string): Promise<void> {
+    const marked = await this.#redis.postroomMarkStarted(this.#keys.submission(messageId), owner);
+    if (Number(marked) !== 1) throw new ClaimTakenOver(messageId);
   }
 
   /** Records that the message may or may not have been accepted; it is never resent blindly. */

@@ -13,7 +13,7 @@ import { type FailureContext, FailurePolicy } from './failure-policy.js';
 import type { MailboxGate, SendClaim } from './gate.js';
 import { GraphFailure } from './graph/classify.js';
 import type { GraphSender } from './graph/sender.js';
-import type { SubmissionGuard } from './guard.js';
+import { ClaimTakenOver, type SubmissionGuard } from './guard.js';
 import type { MailboxDirectory } from './mailboxes.js';
 import { codeLabel, type Metrics } from './metrics.js';
 import { type RenderedMessage, renderMessage } from './mime.js';
@@ -102,6 +102,9 @@ export class SendProcessor {
       messageId: payload.messageId,
       owner: `${this.#deps.config.instanceId}/${jobId}/${Date.now()}`,
       claimMs: this.#deps.config.lockDurationMs,
+      // SMTP marks the start of the message data itself (see #submit); a Graph request may
+      // deliver the message as soon as it is sent.
+      state: mailbox.transport === 'smtp' ? 'claimed' : 'inflight',
       submissionTtlMs: this.#deps.config.submissionRecordTtlMs,
       statusTtlMs: this.#deps.config.recordRetentionMs,
     };
@@ -258,7 +261,10 @@ export class SendProcessor {
         return await this.#failures.complete(context, mailbox, result);
       }
       pooled = typeof connection === 'string' ? await this.#open(mailbox, connection) : connection;
-      const result = await pooled.session.submit(rendered.envelope, rendered.raw);
+      // The claim becomes 'inflight' during the envelope's round trip, and the message data
+      // waits for it. A run that dies before then leaves a claim that the next run takes over.
+      const marked = guard.markStarted(payload.messageId, owner);
+      const result = await pooled.session.submit(rendered.envelope, rendered.raw, marked);
       pool.release(pooled);
       this.#observe(mailbox, 'sent', started);
       return await this.#failures.complete(context, mailbox, result);
@@ -292,6 +298,16 @@ export class SendProcessor {
   }
 
   async #onError(context: FailureContext, mailbox: MailboxConfig, error: unknown): Promise<never> {
+    if (error instanceof ClaimTakenOver) {
+      // Another run holds the message now, and this one sent none of it.
+      await this.#refund(context, mailbox);
+      return this.#failures.wait(
+        context,
+        Date.now() + this.#deps.config.lockDurationMs,
+        'in_flight_elsewhere',
+        Number.POSITIVE_INFINITY,
+      );
+    }
     if (
       error instanceof AuthProbeBusy ||
       error instanceof TokenError ||

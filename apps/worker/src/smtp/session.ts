@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import type { SmtpStage, SubmissionFailure } from '@postroom/core';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
@@ -64,6 +65,8 @@ const COMMAND_STAGES: Record<string, SmtpStage> = {
 export class SmtpSession {
   readonly #connection: SMTPConnection;
   #dataStarted = false;
+  // False while the message data waits for submit's `beforeData`.
+  #dataReleased = true;
   #closed = false;
 
   constructor(endpoint: SmtpEndpoint) {
@@ -125,11 +128,42 @@ export class SmtpSession {
     });
   }
 
-  /** Submits one message. Throws SmtpFailure with the stage the transaction reached. */
-  async submit(envelope: { from: string; to: string[] }, raw: Buffer): Promise<SubmitResult> {
+  /**
+   * Submits one message. Throws SmtpFailure with the stage the transaction reached. With
+   * `beforeData`, no byte of the message is sent before it resolves: it runs alongside the
+   * envelope's round trip. If it rejects, the connection is dropped without the message data,
+   * so the server has nothing to accept, and submit throws that rejection.
+   */
+  async submit(
+    envelope: { from: string; to: string[] },
+    raw: Buffer,
+    beforeData?: Promise<void>,
+  ): Promise<SubmitResult> {
     this.#dataStarted = false;
+    this.#dataReleased = beforeData === undefined;
+    let stopped: unknown;
+    let message: Buffer | PassThrough = raw;
+    if (beforeData) {
+      const body = new PassThrough();
+      beforeData.then(
+        () => {
+          this.#dataReleased = true;
+          body.end(raw);
+        },
+        (error: unknown) => {
+          stopped = error;
+          body.destroy(error instanceof Error ? error : new Error(String(error)));
+        },
+      );
+      message = body;
+    }
     return new Promise((resolve, reject) => {
-      this.#connection.send(envelope, raw, (error, info) => {
+      this.#connection.send(envelope, message, (error, info) => {
+        if (error && stopped !== undefined) {
+          // The DATA command may be open: only dropping the connection ends it without a message.
+          this.destroy();
+          return reject(stopped);
+        }
         if (error) return reject(this.#failure(error, 'mail'));
         resolve({
           response: String(info.response ?? ''),
@@ -174,7 +208,8 @@ export class SmtpSession {
   }
 
   #stageOf(details: { command?: string; code?: string }, fallback: SmtpStage): SmtpStage {
-    if (this.#dataStarted) return 'data-end';
+    // Past the 354, the message data counts as sent once it was handed to the connection.
+    if (this.#dataStarted) return this.#dataReleased ? 'data-end' : 'data';
     if (fallback === 'auth')
       return details.command?.startsWith('AUTH') || !details.command ? 'auth' : 'tls';
     if (details.code === 'ETIMEDOUT' && details.command === 'CONN') return 'greeting';
