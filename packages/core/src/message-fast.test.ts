@@ -186,6 +186,8 @@ const attachment = fc.record(
         'pdf',
         'text/plain\r\nBcc: x',
         'a/b;\u2028',
+        'message/rfc822',
+        'Multipart/Mixed; boundary=x',
       ),
       fc.constant(undefined),
       wrongType,

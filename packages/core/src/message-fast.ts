@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type MailAddress, parseAddress, parseMailbox } from './address.js';
 import type { Message } from './message.js';
 import {
+  CONTAINER_CONTENT_TYPE,
   CONTENT_ID,
   CONTENT_TYPE,
   checkMessageFields,
@@ -273,7 +274,7 @@ function parseContent(value: unknown): string | typeof INVALID {
 
 function parseContentType(value: unknown): string | typeof INVALID {
   if (typeof value !== 'string' || hasControlCharacters(value)) return INVALID;
-  return CONTENT_TYPE.test(value) ? value : INVALID;
+  return CONTENT_TYPE.test(value) && !CONTAINER_CONTENT_TYPE.test(value) ? value : INVALID;
 }
 
 function parseContentId(value: unknown): string | typeof INVALID {

@@ -15,6 +15,11 @@ export const DISPOSITIONS = ['attachment', 'inline'] as const;
 
 export const FILENAME_SEPARATORS = /[\\/]/;
 export const CONTENT_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;.*)?$/;
+// An attachment of these types is written as MIME structure without a transfer encoding, so
+// binary content arrives changed and a multipart one disappears (RFC 2046 allows them no base64).
+export const CONTAINER_CONTENT_TYPE = /^(multipart|message)\//i;
+export const CONTAINER_CONTENT_TYPE_RULE =
+  'attachment contentType must not be multipart/* or message/*. Send the file as application/octet-stream';
 export const CONTENT_ID = /^[^<>\s]{1,250}$/;
 export const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
 export const TAG = /^[A-Za-z0-9_.:-]{1,64}$/;

@@ -93,6 +93,15 @@ describe('parseMessage', () => {
     ]);
   });
 
+  test('rejects multipart and message attachments', () => {
+    for (const contentType of ['message/rfc822', 'Multipart/Mixed; boundary=x']) {
+      const attachments = [{ filename: 'a.eml', content: 'QQ==', contentType }];
+      const issues = issuesOf({ ...valid, attachments });
+      expect(issues.map((issue) => issue.path)).toEqual(['attachments[0].contentType']);
+      expect(issues[0]?.message).toContain('application/octet-stream');
+    }
+  });
+
   test('accepts a header named like an Object member', () => {
     const message = parseMessage({ ...valid, headers: { Constructor: 'x' } });
     expect(message.headers).toEqual({ Constructor: 'x' });

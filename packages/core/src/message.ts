@@ -4,6 +4,8 @@ import { ValidationError, type ValidationIssue } from './errors.js';
 import { parseMessageFast } from './message-fast.js';
 import { toValidationIssue } from './message-issues.js';
 import {
+  CONTAINER_CONTENT_TYPE,
+  CONTAINER_CONTENT_TYPE_RULE,
   CONTENT_ID,
   CONTENT_TYPE,
   checkHeader,
@@ -61,6 +63,7 @@ const attachment = z.strictObject({
     .refine(isBase64, 'attachment content must be standard base64 without line breaks'),
   contentType: noControl('attachment contentType')
     .regex(CONTENT_TYPE, 'attachment contentType must look like type/subtype')
+    .refine((value) => !CONTAINER_CONTENT_TYPE.test(value), CONTAINER_CONTENT_TYPE_RULE)
     .optional(),
   contentId: noControl('attachment contentId')
     .regex(CONTENT_ID, 'attachment contentId must be 1 to 250 characters without <, > or spaces')
