@@ -1,4 +1,4 @@
-import { connectRedis, redisAddress } from '@postroom/core';
+import { connectRedis, redisAddress, redisUrlProblem } from '@postroom/core';
 
 const CONNECT_TIMEOUT_MS = 5000;
 
@@ -9,6 +9,8 @@ const CONNECT_TIMEOUT_MS = 5000;
  * prints a stack trace. The message leaves out the user name and password of the URL.
  */
 export async function assertRedisReachable(redisUrl: string): Promise<void> {
+  const problem = redisUrlProblem(redisUrl);
+  if (problem) throw new Error(`POSTROOM_REDIS_URL ${problem}`);
   const redis = connectRedis(redisUrl, {
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,

@@ -88,6 +88,20 @@ test('names the variable that is invalid', () => {
   expect(error.message).toContain('fix or unset POSTROOM_CONCURRENCY');
 });
 
+test('names POSTROOM_REDIS_URL without its value', () => {
+  const error = configError({
+    POSTROOM_MAILBOX: 'a@example.com',
+    POSTROOM_TENANT_ID: 't',
+    POSTROOM_CLIENT_ID: 'c',
+    POSTROOM_CLIENT_SECRET: 's',
+    POSTROOM_REDIS_URL: 'redis://:hunter2@127.0.0.1:notaport',
+  });
+  expect(error.issues[0]?.path).toBe('POSTROOM_REDIS_URL');
+  expect(error.message).toContain('is not a valid URL');
+  expect(error.message).toContain('fix or unset POSTROOM_REDIS_URL');
+  expect(error.message).not.toContain('hunter2');
+});
+
 test('requires credentials with POSTROOM_MAILBOX', () => {
   const error = configError({ POSTROOM_MAILBOX: 'a@example.com' });
   expect(error.issues.map((issue) => issue.path)).toEqual([

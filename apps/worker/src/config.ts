@@ -11,6 +11,7 @@ import {
   QUEUE_NAME_PATTERN,
   QUEUE_NAME_RULE,
   type RetryPolicy,
+  redisUrlProblem,
   type ValidationIssue,
 } from '@postroom/core';
 import { z } from 'zod';
@@ -132,10 +133,10 @@ function integer(min: number, max?: number) {
 const envSchema = z.object({
   POSTROOM_REDIS_URL: z
     .string()
-    .regex(
-      /^(rediss?|rediss?\+cluster):\/\/\S+$/,
-      'must be redis://, rediss:// or redis+cluster://host:port,host:port',
-    )
+    .superRefine((url, context) => {
+      const problem = redisUrlProblem(url);
+      if (problem) context.addIssue({ code: 'custom', message: problem });
+    })
     .default('redis://127.0.0.1:6379'),
   POSTROOM_QUEUE_NAME: z
     .string()

@@ -1,4 +1,4 @@
-import { ConfigError, connectRedis, type RedisConnection } from '@postroom/core';
+import { ConfigError, connectRedis, type RedisConnection, redisUrlProblem } from '@postroom/core';
 import { Redis, type RedisOptions } from 'ioredis';
 
 /**
@@ -37,6 +37,10 @@ export function openConnection(
     return { redis: connection, owned: false };
   }
 
+  const problem = typeof connection === 'string' ? redisUrlProblem(connection) : undefined;
+  if (problem) {
+    throw new ConfigError('invalid MailClient options', [{ path: 'connection', message: problem }]);
+  }
   // The SDK reads replies in ioredis's default ("legacy") shapes, whatever the options set.
   const redis =
     typeof connection === 'string'

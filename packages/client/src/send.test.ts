@@ -188,6 +188,13 @@ describe('options', () => {
     expect(() => new MailClient({ connection: prefixed })).toThrow(ConfigError);
   });
 
+  test('invalid connection URL is rejected', () => {
+    for (const connection of ['', 'http://127.0.0.1:6379', 'redis://127.0.0.1:notaport']) {
+      expect(() => new MailClient({ connection })).toThrow(ConfigError);
+      expect(() => new MailClient({ connection })).toThrow(/connection: /);
+    }
+  });
+
   test('accepts ioredis options', async () => {
     const url = new URL(redisUrl);
     const queueName = uniqueQueueName();

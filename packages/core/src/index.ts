@@ -45,6 +45,12 @@ export {
   QUEUE_NAME_RULE,
   SEND_JOB_NAME,
 } from './names.js';
-export { connectRedis, isClusterUrl, type RedisConnection, redisAddress } from './redis.js';
+export {
+  connectRedis,
+  isClusterUrl,
+  type RedisConnection,
+  redisAddress,
+  redisUrlProblem,
+} from './redis.js';
 export { DEFAULT_RETRY_POLICY, deadlineMs, type RetryPolicy, retryDelayMs } from './retry.js';
 export type { DeliveryState, DeliveryStatus } from './status.js';

@@ -1,5 +1,6 @@
 import { expect, test } from 'vitest';
-import { redisAddress } from './redis.js';
+import { ConfigError } from './errors.js';
+import { connectRedis, redisAddress, redisUrlProblem } from './redis.js';
 
 test.each([
   ['redis://127.0.0.1:6380', '127.0.0.1:6380'],
@@ -10,4 +11,25 @@ test.each([
 ])('address of %s is %s', (url, address) => {
   expect(redisAddress(url)).toBe(address);
   expect(redisAddress(url)).not.toContain('secret');
+});
+
+test.each([
+  ['', 'must start with redis://'],
+  ['http://127.0.0.1:6379', 'must start with redis://'],
+  ['redis://:secret@127.0.0.1:notaport', 'is not a valid URL'],
+  ['redis://user:secret@[bad', 'is not a valid URL'],
+  ['redis://:secret@127.0.0.1:6379/abc', 'is not a number'],
+  ['redis+cluster://:secret@10.0.0.1:7000,10.0.0.2:99999', 'is not host:port'],
+])('URL %j is rejected', (url, problem) => {
+  expect(redisUrlProblem(url)).toContain(problem);
+  expect(redisUrlProblem(url)).not.toContain('secret');
+  expect(() => connectRedis(url, { lazyConnect: true })).toThrow(ConfigError);
+});
+
+test.each([
+  'redis://127.0.0.1:6379',
+  'rediss://user:secret@redis.internal/2',
+  'redis+cluster://10.0.0.1:7000,10.0.0.2:7001',
+])('URL %s is accepted', (url) => {
+  expect(redisUrlProblem(url)).toBeUndefined();
 });

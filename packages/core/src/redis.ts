@@ -6,6 +6,40 @@ export type RedisConnection = Redis | Cluster;
 
 const CLUSTER_SCHEMES = new Set(['redis+cluster:', 'rediss+cluster:']);
 const DEFAULT_PORT = 6379;
+const REDIS_URL = /^(rediss?|rediss?\+cluster):\/\/\S+$/;
+const REDIS_URL_FORMS =
+  'write redis://[user:password@]host:port[/db], rediss:// for TLS, or redis+cluster://host:port,host:port';
+
+/**
+ * Returns what is wrong with a Redis URL, or undefined when it can be used. The message never
+ * quotes the URL, which may hold a password.
+ */
+export function redisUrlProblem(url: string): string | undefined {
+  if (!REDIS_URL.test(url))
+    return `must start with redis://, rediss:// or redis+cluster://; ${REDIS_URL_FORMS}`;
+  if (isClusterUrl(url)) {
+    try {
+      parseClusterUrl(url);
+      return undefined;
+    } catch (error) {
+      return error instanceof ConfigError
+        ? (error.issues[0]?.message ?? String(error))
+        : String(error);
+    }
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return `is not a valid URL (check the port and any special characters in the password, which must be percent-encoded); ${REDIS_URL_FORMS}`;
+  }
+  if (!parsed.hostname) return `names no host; ${REDIS_URL_FORMS}`;
+  const database = parsed.pathname.replace(/^\//, '');
+  if (database !== '' && !/^\d+$/.test(database)) {
+    return `names database "${database}", which is not a number; ${REDIS_URL_FORMS}`;
+  }
+  return undefined;
+}
 
 /** True for `redis+cluster://host:port,host:port` and its TLS form `rediss+cluster://`. */
 export function isClusterUrl(url: string): boolean {
@@ -19,6 +53,9 @@ export function isClusterUrl(url: string): boolean {
  * cluster slot and its multi-key scripts work unchanged.
  */
 export function connectRedis(url: string, options: RedisOptions = {}): RedisConnection {
+  const problem = redisUrlProblem(url);
+  if (problem)
+    throw new ConfigError('invalid Redis URL', [{ path: 'Redis URL', message: problem }]);
   // Postroom reads replies in ioredis's default ("legacy") shapes.
   if (!isClusterUrl(url)) return new Redis(url, { ...options, replyMapping: 'legacy' });
 
