@@ -1,5 +1,12 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect, inject, test } from 'vitest';
 import { type DemoOptions, runDemo } from '../../apps/cli/src/commands/demo.js';
+import { waitUntil } from '../harness/index.js';
 
 // The demo functions run in this process; each starts its own emulator and worker process.
 async function demo(options: DemoOptions): Promise<{ code: number; output: string }> {
@@ -38,3 +45,54 @@ test('demo without service principal fails verify', async () => {
   expect(output).not.toContain('Enqueued');
   expect(code).toBe(1);
 }, 60_000);
+
+test('interrupted demo leaves nothing behind', async () => {
+  // Its own temporary directory, so that whatever the demo leaves there can be counted.
+  const tmp = await mkdtemp(join(tmpdir(), 'demo-signal-'));
+  const cli = fileURLToPath(new URL('../../apps/cli/src/main.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', cli, 'demo'], {
+    env: { PATH: process.env.PATH ?? '', TMPDIR: tmp },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  try {
+    await waitUntil('the demo worker to start', () => /worker {4}pid \d+/.test(output), 60_000);
+    const workerPid = Number(/worker {4}pid (\d+)/.exec(output)?.[1]);
+    const redisPort = Number(/redis {5}redis:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+
+    expect(await exited).toBe(143);
+    expect(output).toContain('SIGTERM received');
+    expect(isAlive(workerPid)).toBe(false);
+    expect(await accepts(redisPort)).toBe(false);
+    // tsx keeps its compile cache there too; the demo's directories start with postroom-.
+    expect((await readdir(tmp)).filter((name) => name.startsWith('postroom-'))).toEqual([]);
+  } finally {
+    child.kill('SIGKILL');
+    await rm(tmp, { recursive: true, force: true });
+  }
+}, 90_000);
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}

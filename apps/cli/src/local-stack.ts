@@ -81,6 +81,7 @@ export class LocalStack {
   readonly #redis: RedisServer | undefined;
   readonly #options: LocalStackOptions;
   readonly #apps: ResolvedApp[];
+  #stopped: Promise<void> | undefined;
 
   private constructor(
     options: LocalStackOptions,
@@ -219,8 +220,16 @@ export class LocalStack {
     return worker;
   }
 
-  /** Stops workers (SIGTERM), the emulator and Redis, and removes the temporary directory. */
-  async stop(): Promise<void> {
+  /**
+   * Stops workers (SIGTERM), the emulator and Redis, and removes the temporary directory. Later
+   * calls wait for the first one.
+   */
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
     await Promise.all(this.workers.map((worker) => worker.stop('SIGTERM')));
     await this.emulator.close();
     await this.#redis?.close();

@@ -69,7 +69,31 @@ export async function runDemo(
     workerEnv: { POSTROOM_LOG_LEVEL: 'warn' },
   });
   const client = new MailClient({ connection: stack.redisUrl, queueName: stack.queueName });
+  // Ctrl-C or a SIGTERM would end the process before the finally block below, and leave the
+  // worker, redis-server and the temporary directory with the emulator's key behind. Stopping
+  // the stack makes the steps below end at once, and the finally block waits for the rest.
+  let signalled: NodeJS.Signals | undefined;
+  const stopOnSignal = (signal: NodeJS.Signals) => {
+    signalled = signal;
+    print(`${signal} received: stopping the demo's processes`);
+    void stack.stop();
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
   try {
+    const code = await demoSteps();
+    return signalled ? signalExitCode(signalled) : code;
+  } catch (error) {
+    if (signalled) return signalExitCode(signalled);
+    throw error;
+  } finally {
+    process.off('SIGINT', stopOnSignal);
+    process.off('SIGTERM', stopOnSignal);
+    await client.close();
+    await stack.stop();
+  }
+
+  async function demoSteps(): Promise<number> {
     print(`  redis     ${stack.redisUrl}${env.REDIS_URL ? ' (from REDIS_URL)' : ''}`);
     print(
       `  emulator  SMTP 127.0.0.1:${stack.emulator.smtpPort} (STARTTLS, XOAUTH2), Entra ID https://127.0.0.1:${stack.emulator.httpsPort}, Graph ${stack.emulator.graphUrl}`,
@@ -102,10 +126,12 @@ export async function runDemo(
       print,
     );
     return report(stack, finals, messages.length, print);
-  } finally {
-    await client.close();
-    await stack.stop();
   }
+}
+
+/** The exit code of a process ended by a signal, as a shell reports it: 128 + its number. */
+function signalExitCode(signal: NodeJS.Signals): number {
+  return signal === 'SIGINT' ? 130 : 143;
 }
 
 async function follow(
