@@ -21,6 +21,8 @@ export interface FailureContext {
   jobId: string;
   payload: JobPayload;
   mailbox: string;
+  /** The owner of this attempt's submission claim, also its id in the rate log. */
+  claimOwner?: string;
   /** Redis time at which the gate let this attempt send. */
   grantedAtMs?: number;
 }
@@ -61,6 +63,7 @@ export class FailurePolicy {
     const { metrics, logger, gate, config } = this.#deps;
     await gate.finishSend(mailbox, {
       jobId: context.jobId,
+      ...(context.claimOwner ? { sendId: context.claimOwner } : {}),
       messageId: context.payload.messageId,
       recipients: recipientsOf(context.payload.message).length,
       grantedAtMs: context.grantedAtMs,

@@ -18,9 +18,10 @@ local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
  *
  * KEYS: 1 next free send slot (GCRA theoretical arrival time), 2 connection leases (sorted set of
  * lease id by expiry), 3 mailbox health (hash), 4 slot reservations (hash of job id to slot
- * time), 5 rate log (sorted set of job id by send time, moved to the acceptance time on success),
- * 6 parked jobs (sorted set of job id by priority tier and enqueue time), 7 recipient counts
- * (hash of time bucket to recipients).
+ * time), 5 rate log (sorted set of attempt id by send time, moved to the acceptance time on
+ * success; the attempt id is the claim owner, or the job id without one), 6 parked jobs (sorted
+ * set of job id by priority tier and enqueue time), 7 recipient counts (hash of time bucket to
+ * recipients).
  * ARGV: 1 JSON object with the fields read below, decoded into `a` by the embedding script.
  *
  * `decide()` returns {allowed, retryAtMs, reason, now, promoteJobId, promoteSlotMs}: a parked
@@ -157,7 +158,9 @@ if a.leaseId ~= '' then
 end
 
 redis.call('HDEL', KEYS[4], a.jobId)
-redis.call('ZADD', KEYS[5], now, a.jobId)
+-- One entry per attempt: a stale attempt of the same job that refunds its grant must not
+-- remove the entry of the attempt that took the job over.
+redis.call('ZADD', KEYS[5], now, a.sendId or a.jobId)
 redis.call('PEXPIRE', KEYS[5], a.window * 2)
 redis.call('HINCRBY', KEYS[7], bucket, a.recipients)
 redis.call('PEXPIRE', KEYS[7], a.recipientWindow + a.bucket)
@@ -237,7 +240,7 @@ local a = cjson.decode(ARGV[1])
 redis.call('HSET', KEYS[3], 'state', 'sent', 'reply', a.reply)
 redis.call('PEXPIRE', KEYS[3], a.submissionTtl)
 if a.grantedAt >= 0 then
-  redis.call('ZADD', KEYS[1], 'XX', now, a.jobId)
+  redis.call('ZADD', KEYS[1], 'XX', now, a.sendId or a.jobId)
   local granted = math.floor(a.grantedAt / a.bucket)
   local accepted = math.floor(now / a.bucket)
   if a.recipients > 0 and accepted ~= granted and redis.call('HEXISTS', KEYS[2], granted) == 1 then
@@ -256,8 +259,8 @@ return now
 
 /**
  * Gives back a grant that never reached the server: removes the send from the rate log and its
- * recipients from their bucket. KEYS: 1 rate log, 2 recipient buckets. ARGV: 1 job id,
- * 2 recipients, 3 granted at, 4 bucket length.
+ * recipients from their bucket. KEYS: 1 rate log, 2 recipient buckets. ARGV: 1 the attempt's
+ * id in the rate log, 2 recipients, 3 granted at, 4 bucket length.
  */
 export const REFUND_SCRIPT = `
 redis.call('ZREM', KEYS[1], ARGV[1])

@@ -202,4 +202,27 @@ test('markStarted refuses a claim taken over', async () => {
   await guard.markStarted('<m@x>', 'run-1');
   expect(await redis.hget(keys.submission('<m@x>'), 'state')).toBe('inflight');
   await expect(guard.markStarted('<m@x>', 'run-2')).rejects.toBeInstanceOf(ClaimTakenOver);
+
+  // A stale attempt's release leaves the claim of the attempt that holds it.
+  await guard.release('<m@x>', 'run-2');
+  expect(await redis.hget(keys.submission('<m@x>'), 'owner')).toBe('run-1');
+  await guard.release('<m@x>', 'run-1');
+  expect(await redis.exists(keys.submission('<m@x>'))).toBe(0);
+});
+
+test('refund removes only its own attempt', async () => {
+  const fast = {
+    address: 'refund@contoso.example',
+    limits: { ...EXCHANGE_ONLINE_LIMITS, messagesPerWindow: 6_000_000, rateWindowMs: 60_000 },
+  } as MailboxConfig;
+  // Two attempts of one job: a stale one and the one that took the job over.
+  const stale = await gate.acquire(fast, { ...request('job-r'), sendId: 'run-stale' });
+  const current = await gate.acquire(fast, { ...request('job-r'), sendId: 'run-current' });
+  expect(stale.allowed).toBe(true);
+  expect(current.allowed).toBe(true);
+
+  await gate.refund(fast, 'run-stale', 1, stale.allowed ? stale.grantedAtMs : 0);
+  const rateLog = keys.mailbox(fast.address).rateLog;
+  expect(await redis.zscore(rateLog, 'run-stale')).toBeNull();
+  expect(await redis.zscore(rateLog, 'run-current')).not.toBeNull();
 });

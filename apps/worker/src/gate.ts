@@ -53,6 +53,8 @@ export interface SendClaim {
 /** The outcome of an accepted send, as `finishSend` records it. */
 export interface AcceptedSend {
   jobId: string;
+  /** The attempt's id in the rate log, as given to the gate; the job id when absent. */
+  sendId?: string;
   messageId: string;
   recipients: number;
   /** The gate's grant time (Redis clock), or undefined when the send held no grant. */
@@ -65,6 +67,8 @@ export interface AcceptedSend {
 
 export interface GateRequest {
   jobId: string;
+  /** Identifies this attempt in the rate log (the claim owner); the job id when absent. */
+  sendId?: string;
   /** Id of a new connection lease to take, or '' when reusing an open connection. */
   leaseId: string;
   /** To + Cc + Bcc of the message, counted against the rolling recipient limit. */
@@ -213,6 +217,7 @@ export class MailboxGate {
     const keys = this.#mailboxKeys(mailbox.address);
     const args = {
       jobId: sent.jobId,
+      ...(sent.sendId ? { sendId: sent.sendId } : {}),
       recipients: sent.recipients,
       grantedAt: sent.grantedAtMs ?? -1,
       bucket: mailbox.limits.recipientWindowMs / RECIPIENT_BUCKETS,
@@ -262,6 +267,7 @@ export class MailboxGate {
     }
     const varying = JSON.stringify({
       jobId: request.jobId,
+      ...(request.sendId ? { sendId: request.sendId } : {}),
       leaseId: request.leaseId,
       recipients: request.recipients,
       parkScore: PRIORITY_TIERS[request.priority] * TIER_SPAN + request.enqueuedAtMs,
@@ -383,7 +389,7 @@ export class MailboxGate {
   /** Gives back a grant whose message never reached the server, so it counts against no limit. */
   async refund(
     mailbox: MailboxConfig,
-    jobId: string,
+    sendId: string,
     recipients: number,
     grantedAtMs: number,
   ): Promise<void> {
@@ -392,7 +398,7 @@ export class MailboxGate {
     await this.#redis.postroomRefund(
       keys.rateLog,
       keys.recipients,
-      jobId,
+      sendId,
       recipients,
       grantedAtMs,
       bucketMs,

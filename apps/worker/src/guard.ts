@@ -30,9 +30,19 @@ end
 return 0
 `;
 
+/** Deletes a claim its owner still holds. KEYS: 1 record. ARGV: 1 owner. */
+const RELEASE_SCRIPT = `
+if redis.call('HGET', KEYS[1], 'owner') == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+`;
+
 interface GuardCommands {
   postroomExtendClaim(...args: (string | number)[]): Promise<number>;
   postroomMarkStarted(...args: (string | number)[]): Promise<number>;
+  postroomReleaseClaim(...args: (string | number)[]): Promise<number>;
 }
 
 /** Raised when a claim was taken over by another run before this one began to send. */
@@ -57,6 +67,7 @@ export class SubmissionGuard {
   constructor(redis: RedisConnection, keys: PostroomKeys) {
     redis.defineCommand('postroomExtendClaim', { numberOfKeys: 1, lua: EXTEND_SCRIPT });
     redis.defineCommand('postroomMarkStarted', { numberOfKeys: 1, lua: MARK_STARTED_SCRIPT });
+    redis.defineCommand('postroomReleaseClaim', { numberOfKeys: 1, lua: RELEASE_SCRIPT });
     this.#redis = redis as RedisConnection & GuardCommands;
     this.#keys = keys;
   }
@@ -81,8 +92,11 @@ export class SubmissionGuard {
     await this.#redis.hset(this.#keys.submission(messageId), { state: 'unknown' });
   }
 
-  /** Drops a claim after a failure that certainly happened before the message data was sent. */
-  async release(messageId: string): Promise<void> {
-    await this.#redis.del(this.#keys.submission(messageId));
+  /**
+   * Drops a claim after a failure that certainly happened before the message data was sent.
+   * A claim that another attempt took over in the meantime stays.
+   */
+  async release(messageId: string, owner: string): Promise<void> {
+    await this.#redis.postroomReleaseClaim(this.#keys.submission(messageId), owner);
   }
 }

@@ -108,6 +108,7 @@ export class SendProcessor {
       submissionTtlMs: this.#deps.config.submissionRecordTtlMs,
       statusTtlMs: this.#deps.config.recordRetentionMs,
     };
+    context.claimOwner = claim.owner;
     const begun = await this.#begin(context, mailbox, deadline, claim);
     if ('result' in begun) return begun.result;
     return this.#submit(context, mailbox, deadline, begun.connection, claim.owner);
@@ -137,6 +138,7 @@ export class SendProcessor {
         mailbox,
         {
           jobId: context.jobId,
+          sendId: claim.owner,
           leaseId,
           recipients: recipientsOf(context.payload.message).length,
           priority,
@@ -294,7 +296,7 @@ export class SendProcessor {
       this.#deps.pool.release(connection);
     }
     await this.#refund(context, mailbox);
-    await this.#deps.guard.release(context.payload.messageId);
+    await this.#releaseClaim(context);
   }
 
   async #onError(context: FailureContext, mailbox: MailboxConfig, error: unknown): Promise<never> {
@@ -317,7 +319,7 @@ export class SendProcessor {
       await this.#refund(context, mailbox);
     }
     if (error instanceof AuthProbeBusy) {
-      await this.#deps.guard.release(context.payload.messageId);
+      await this.#releaseClaim(context);
       return this.#failures.wait(
         context,
         Date.now() + AUTH_PROBE_WAIT_MS,
@@ -326,12 +328,11 @@ export class SendProcessor {
       );
     }
     if (error instanceof TokenError) {
-      await this.#deps.guard.release(context.payload.messageId);
+      await this.#releaseClaim(context);
       return this.#failures.onTokenError(context, mailbox, error);
     }
     if (error instanceof GraphFailure) {
-      if (error.classification.class !== 'unknown_outcome')
-        await this.#deps.guard.release(context.payload.messageId);
+      if (error.classification.class !== 'unknown_outcome') await this.#releaseClaim(context);
       return this.#failures.onSmtpFailure(
         context,
         mailbox,
@@ -341,20 +342,26 @@ export class SendProcessor {
       );
     }
     if (!(error instanceof SmtpFailure)) {
-      await this.#deps.guard.release(context.payload.messageId);
+      await this.#releaseClaim(context);
       throw error;
     }
     const classification: Classification = classifyFailure(error.failure);
-    if (classification.class !== 'unknown_outcome')
-      await this.#deps.guard.release(context.payload.messageId);
+    if (classification.class !== 'unknown_outcome') await this.#releaseClaim(context);
     return this.#failures.onSmtpFailure(context, mailbox, classification, error.failure.response);
+  }
+
+  // Drops this attempt's claim; a claim that another attempt took over stays.
+  async #releaseClaim(context: FailureContext): Promise<void> {
+    if (context.claimOwner === undefined) return;
+    await this.#deps.guard.release(context.payload.messageId, context.claimOwner);
   }
 
   // A grant whose message never reached a mail transaction counts against no limit.
   async #refund(context: FailureContext, mailbox: MailboxConfig): Promise<void> {
     if (context.grantedAtMs === undefined) return;
     const recipients = recipientsOf(context.payload.message).length;
-    await this.#deps.gate.refund(mailbox, context.jobId, recipients, context.grantedAtMs);
+    const sendId = context.claimOwner ?? context.jobId;
+    await this.#deps.gate.refund(mailbox, sendId, recipients, context.grantedAtMs);
     delete context.grantedAtMs;
   }
 
