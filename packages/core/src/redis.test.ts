@@ -20,6 +20,9 @@ test.each([
   ['redis://user:secret@[bad', 'is not a valid URL'],
   ['redis://:secret@127.0.0.1:6379/abc', 'is not a number'],
   ['redis+cluster://:secret@10.0.0.1:7000,10.0.0.2:99999', 'is not host:port'],
+  // An unencoded / in the password cuts the URL there; no part of the password may show.
+  ['redis://user:12/secret@127.0.0.1:6379', 'is not a number'],
+  ['redis+cluster://user:sec/secret@10.0.0.1:7000', 'is not host:port'],
 ])('URL %j is rejected', (url, problem) => {
   expect(redisUrlProblem(url)).toContain(problem);
   expect(redisUrlProblem(url)).not.toContain('secret');

@@ -34,9 +34,11 @@ export function redisUrlProblem(url: string): string | undefined {
     return `is not a valid URL (check the port and any special characters in the password, which must be percent-encoded); ${REDIS_URL_FORMS}`;
   }
   if (!parsed.hostname) return `names no host; ${REDIS_URL_FORMS}`;
+  // Not quoted: a password with an unencoded / ends the host part, and the rest of the
+  // password then reads as the database.
   const database = parsed.pathname.replace(/^\//, '');
   if (database !== '' && !/^\d+$/.test(database)) {
-    return `names database "${database}", which is not a number; ${REDIS_URL_FORMS}`;
+    return `names a database that is not a number (percent-encode any / in the password); ${REDIS_URL_FORMS}`;
   }
   return undefined;
 }
@@ -105,7 +107,8 @@ function parseClusterUrl(url: string) {
       throw new ConfigError('invalid Redis URL', [
         {
           path: 'redis url',
-          message: `cluster node "${entry}" is not host:port; write redis+cluster://host:port,host:port`,
+          // Not quoted: with an unencoded / in the password, the node can hold part of it.
+          message: `a cluster node is not host:port (percent-encode any / or @ in the password); write redis+cluster://host:port,host:port`,
         },
       ]);
     }
