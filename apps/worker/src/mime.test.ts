@@ -72,3 +72,23 @@ test('header values cannot inject headers or SMTP commands', async () => {
   expect(parsed.text).toContain('MAIL FROM:<evil@example.net>');
   expect(parsed.headers.get('x-note')).toBe('value Bcc: x@example.net');
 });
+
+test('attachment typed by its .eml name is sent as octet-stream', async () => {
+  // nodemailer would type forward.eml as message/rfc822 and write its bytes unencoded.
+  const bytes = Buffer.from([0x00, 0xff, 0x0d, 0x80, 0x41, 0x0a, 0xfe]);
+  const message = parseMessage({
+    from: 'noreply@example.com',
+    to: 'a@example.com',
+    subject: 'Forwarded',
+    text: 'see attachment',
+    attachments: [{ filename: 'forward.eml', content: bytes.toString('base64') }],
+  });
+  const { raw } = await renderMessage(createJobPayload(message));
+  const parsed = await simpleParser(raw);
+
+  // mailparser types the part by its file name again, so the header is checked in the MIME.
+  expect(raw.toString()).toContain('Content-Type: application/octet-stream; name=forward.eml');
+  expect(raw.toString()).toContain('Content-Transfer-Encoding: base64');
+  expect(parsed.attachments).toHaveLength(1);
+  expect(parsed.attachments[0]?.content.equals(bytes)).toBe(true);
+});

@@ -1,6 +1,7 @@
 import type { JobPayload, MailAddress } from '@postroom/core';
 import { encode as base64Encode, wrap as base64Wrap } from 'nodemailer/lib/base64';
 import MailComposer from 'nodemailer/lib/mail-composer';
+import { detectMimeType } from 'nodemailer/lib/mime-funcs';
 import type MimeNode from 'nodemailer/lib/mime-node';
 import { encode as qpEncode, wrap as qpWrap } from 'nodemailer/lib/qp';
 
@@ -59,7 +60,7 @@ export function composeMessage(payload: JobPayload, options: RenderOptions = {})
       filename: attachment.filename,
       content: attachment.content,
       encoding: 'base64',
-      ...(attachment.contentType ? { contentType: attachment.contentType } : {}),
+      contentType: attachmentType(attachment.contentType, attachment.filename),
       ...(attachment.contentId ? { cid: attachment.contentId } : {}),
       contentDisposition:
         attachment.disposition ?? (attachment.contentId ? 'inline' : 'attachment'),
@@ -74,6 +75,14 @@ export function composeMessage(payload: JobPayload, options: RenderOptions = {})
   const node = composer.compile();
   if (options.keepBcc) node.keepBcc = true;
   return node;
+}
+
+// Without a contentType, nodemailer picks one from the file name, and a multipart/* or message/*
+// type (from .eml, for example) would be written without a transfer encoding, which changes
+// binary bytes. Enqueue rejects those types when given, so this covers the picked ones.
+function attachmentType(contentType: string | undefined, filename: string): string {
+  const type = contentType ?? detectMimeType(filename);
+  return /^(multipart|message)\//i.test(type) ? 'application/octet-stream' : type;
 }
 
 function toNodemailer(address: MailAddress): { name: string; address: string } {
