@@ -44,3 +44,20 @@ test.each([
   },
   30_000,
 );
+
+test('invalid URL from REDIS_URL names REDIS_URL', async () => {
+  const env: NodeJS.ProcessEnv = { ...process.env, REDIS_URL: 'http://127.0.0.1:1' };
+  delete env.POSTROOM_REDIS_URL;
+  const failure = await run(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', MAIN, 'mailbox', 'list'],
+    { env, timeout: 20_000 },
+  ).then(
+    () => undefined,
+    (error: { code: number; stderr: string }) => error,
+  );
+
+  expect(failure?.code).toBe(1);
+  expect(failure?.stderr).toContain('REDIS_URL must start with redis://');
+  expect(failure?.stderr).not.toContain('POSTROOM_REDIS_URL');
+}, 30_000);

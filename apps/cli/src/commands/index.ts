@@ -9,6 +9,8 @@ import { runMailbox } from './mailbox.js';
 
 export interface CliEnv {
   redisUrl: string;
+  /** The variable `redisUrl` came from, for error messages. */
+  redisVariable?: 'POSTROOM_REDIS_URL' | 'REDIS_URL';
   queueName: string;
 }
 
@@ -16,6 +18,10 @@ export interface CliEnv {
 export function cliEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
   return {
     redisUrl: env.POSTROOM_REDIS_URL ?? env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    redisVariable:
+      env.POSTROOM_REDIS_URL === undefined && env.REDIS_URL !== undefined
+        ? 'REDIS_URL'
+        : 'POSTROOM_REDIS_URL',
     queueName: env.POSTROOM_QUEUE_NAME ?? DEFAULT_QUEUE_NAME,
   };
 }
@@ -29,10 +35,10 @@ export async function runCommand(command: string, args: string[]): Promise<numbe
     case 'status':
       return runStatus(env, args);
     case 'mailbox':
-      await assertRedisReachable(env.redisUrl);
+      await assertRedisReachable(env.redisUrl, env.redisVariable);
       return runMailbox(env, args);
     case 'dead-letters':
-      await assertRedisReachable(env.redisUrl);
+      await assertRedisReachable(env.redisUrl, env.redisVariable);
       return runDeadLetters(env, args);
     default:
       process.stderr.write(`postroom: unknown command "${command}"; run postroom help\n`);
@@ -49,7 +55,7 @@ async function runSend(env: CliEnv, args: string[]): Promise<number> {
     return 2;
   }
   const lines = await readJsonLines(values.file);
-  await assertRedisReachable(env.redisUrl);
+  await assertRedisReachable(env.redisUrl, env.redisVariable);
   const client = new MailClient({ connection: env.redisUrl, queueName: env.queueName });
   try {
     const results = await sendLines(client, lines);
@@ -78,7 +84,7 @@ async function runStatus(env: CliEnv, args: string[]): Promise<number> {
     process.stderr.write('postroom status: give the message id that send returned\n');
     return 2;
   }
-  await assertRedisReachable(env.redisUrl);
+  await assertRedisReachable(env.redisUrl, env.redisVariable);
   const client = new MailClient({ connection: env.redisUrl, queueName: env.queueName });
   try {
     const status = await client.status(id);
