@@ -77,6 +77,32 @@ test('interrupted demo leaves nothing behind', async () => {
   }
 }, 90_000);
 
+test('demo interrupted while starting cleans up', async () => {
+  const tmp = await mkdtemp(join(tmpdir(), 'demo-signal-'));
+  const cli = fileURLToPath(new URL('../../apps/cli/src/main.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', cli, 'demo'], {
+    env: { PATH: process.env.PATH ?? '', TMPDIR: tmp },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  try {
+    // The first line comes before the stack starts, so the signal arrives during its start-up.
+    await waitUntil('the demo to begin', () => output.includes('Starting redis-server'), 60_000);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+
+    expect(await exited).toBe(143);
+    expect(output).not.toContain('worker    pid');
+    expect((await readdir(tmp)).filter((name) => name.startsWith('postroom-'))).toEqual([]);
+  } finally {
+    child.kill('SIGKILL');
+    await rm(tmp, { recursive: true, force: true });
+  }
+}, 90_000);
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);

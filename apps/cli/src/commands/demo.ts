@@ -55,31 +55,49 @@ export async function runDemo(
   print(
     `Starting redis-server, the Microsoft 365 emulator and one worker on loopback (${transport}, ${credential}${options.scenario ? `, scenario ${options.scenario}` : ''})...`,
   );
-  const stack = await LocalStack.start({
-    ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
-    timeUnitMs: TIME_UNIT_MS,
-    mailboxes: MAILBOXES.map((mailbox) => ({ ...mailbox, transport })),
-    apps: [
-      {
-        name: 'contoso',
-        credential,
-        mailboxGrant: options.scenario !== 'missing-service-principal',
-      },
-    ],
-    workerEnv: { POSTROOM_LOG_LEVEL: 'warn' },
-  });
-  const client = new MailClient({ connection: stack.redisUrl, queueName: stack.queueName });
   // Ctrl-C or a SIGTERM would end the process before the finally block below, and leave the
   // worker, redis-server and the temporary directory with the emulator's key behind. Stopping
-  // the stack makes the steps below end at once, and the finally block waits for the rest.
+  // the stack makes the steps below end at once, and the finally block waits for the rest. A
+  // signal during start-up takes effect once the stack has started.
   let signalled: NodeJS.Signals | undefined;
+  let running: LocalStack | undefined;
   const stopOnSignal = (signal: NodeJS.Signals) => {
     signalled = signal;
     print(`${signal} received: stopping the demo's processes`);
-    void stack.stop();
+    void running?.stop();
   };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
+  const removeSignalHandlers = () => {
+    process.off('SIGINT', stopOnSignal);
+    process.off('SIGTERM', stopOnSignal);
+  };
+  let stack: LocalStack;
+  try {
+    stack = await LocalStack.start({
+      ...(env.REDIS_URL ? { redisUrl: env.REDIS_URL } : {}),
+      timeUnitMs: TIME_UNIT_MS,
+      mailboxes: MAILBOXES.map((mailbox) => ({ ...mailbox, transport })),
+      apps: [
+        {
+          name: 'contoso',
+          credential,
+          mailboxGrant: options.scenario !== 'missing-service-principal',
+        },
+      ],
+      workerEnv: { POSTROOM_LOG_LEVEL: 'warn' },
+    });
+  } catch (error) {
+    removeSignalHandlers();
+    throw error;
+  }
+  running = stack;
+  if (signalled) {
+    removeSignalHandlers();
+    await stack.stop();
+    return signalExitCode(signalled);
+  }
+  const client = new MailClient({ connection: stack.redisUrl, queueName: stack.queueName });
   try {
     const code = await demoSteps();
     return signalled ? signalExitCode(signalled) : code;
@@ -87,8 +105,7 @@ export async function runDemo(
     if (signalled) return signalExitCode(signalled);
     throw error;
   } finally {
-    process.off('SIGINT', stopOnSignal);
-    process.off('SIGTERM', stopOnSignal);
+    removeSignalHandlers();
     await client.close();
     await stack.stop();
   }
