@@ -47,37 +47,49 @@ test('demo without service principal fails verify', async () => {
 }, 60_000);
 
 test('interrupted demo leaves nothing behind', async () => {
-  // Its own temporary directory, so that whatever the demo leaves there can be counted.
-  const tmp = await mkdtemp(join(tmpdir(), 'demo-signal-'));
-  const cli = fileURLToPath(new URL('../../apps/cli/src/main.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', cli, 'demo'], {
-    env: { PATH: process.env.PATH ?? '', TMPDIR: tmp },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  try {
-    await waitUntil('the demo worker to start', () => /worker {4}pid \d+/.test(output), 60_000);
-    const workerPid = Number(/worker {4}pid (\d+)/.exec(output)?.[1]);
-    const redisPort = Number(/redis {5}redis:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1]);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
+  await withDemoProcess(async (demoRun) => {
+    await waitUntil(
+      'the demo worker to start',
+      () => /worker {4}pid \d+/.test(demoRun.output()),
+      60_000,
+    );
+    const workerPid = Number(/worker {4}pid (\d+)/.exec(demoRun.output())?.[1]);
+    const redisPort = Number(/redis {5}redis:\/\/127\.0\.0\.1:(\d+)/.exec(demoRun.output())?.[1]);
 
-    expect(await exited).toBe(143);
-    expect(output).toContain('SIGTERM received');
+    expect(await demoRun.terminate()).toBe(143);
+    expect(demoRun.output()).toContain('SIGTERM received');
     expect(isAlive(workerPid)).toBe(false);
     expect(await accepts(redisPort)).toBe(false);
-    // tsx keeps its compile cache there too; the demo's directories start with postroom-.
-    expect((await readdir(tmp)).filter((name) => name.startsWith('postroom-'))).toEqual([]);
-  } finally {
-    child.kill('SIGKILL');
-    await rm(tmp, { recursive: true, force: true });
-  }
+    expect(await demoRun.leftovers()).toEqual([]);
+  });
 }, 90_000);
 
 test('demo interrupted while starting cleans up', async () => {
+  await withDemoProcess(async (demoRun) => {
+    // The first line comes before the stack starts, so the signal arrives during its start-up.
+    await waitUntil(
+      'the demo to begin',
+      () => demoRun.output().includes('Starting redis-server'),
+      60_000,
+    );
+
+    expect(await demoRun.terminate()).toBe(143);
+    expect(demoRun.output()).not.toContain('worker    pid');
+    expect(await demoRun.leftovers()).toEqual([]);
+  });
+}, 90_000);
+
+interface DemoRun {
+  output(): string;
+  /** Sends SIGTERM and returns the exit code. */
+  terminate(): Promise<number | null>;
+  /** The demo's temporary directories still present (tsx keeps its cache there too). */
+  leftovers(): Promise<string[]>;
+}
+
+// Runs `postroom demo` as a user would, with a temporary directory of its own, so that whatever
+// it leaves behind can be counted.
+async function withDemoProcess(check: (demoRun: DemoRun) => Promise<void>): Promise<void> {
   const tmp = await mkdtemp(join(tmpdir(), 'demo-signal-'));
   const cli = fileURLToPath(new URL('../../apps/cli/src/main.ts', import.meta.url));
   const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', cli, 'demo'], {
@@ -88,20 +100,21 @@ test('demo interrupted while starting cleans up', async () => {
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
   try {
-    // The first line comes before the stack starts, so the signal arrives during its start-up.
-    await waitUntil('the demo to begin', () => output.includes('Starting redis-server'), 60_000);
-    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-
-    expect(await exited).toBe(143);
-    expect(output).not.toContain('worker    pid');
-    expect((await readdir(tmp)).filter((name) => name.startsWith('postroom-'))).toEqual([]);
+    await check({
+      output: () => output,
+      terminate: () => {
+        child.kill('SIGTERM');
+        return exited;
+      },
+      leftovers: async () => (await readdir(tmp)).filter((name) => name.startsWith('postroom-')),
+    });
   } finally {
     child.kill('SIGKILL');
     await rm(tmp, { recursive: true, force: true });
   }
-}, 90_000);
+}
 
 function isAlive(pid: number): boolean {
   try {
