@@ -11,7 +11,7 @@ return 0
 `;
 
 /**
- * Moves a claim its owner still holds from 'claimed' to 'inflight'. Returns 0 when the claim
+ * Moves a claim from 'claimed' to 'inflight' if its owner still owns it. Returns 0 when the claim
  * is no longer this owner's, because it expired and another run took the message over.
  * KEYS: 1 record. ARGV: 1 owner.
  */
@@ -79,7 +79,7 @@ export class SubmissionGuard {
 
   /**
    * Records that the message data is about to be sent, before any of it is. From then on a run
-   * that loses track of the send holds the message as of unknown outcome. Throws ClaimTakenOver
+   * that loses track of the send marks the message as of unknown outcome. Throws ClaimTakenOver
    * when the claim is no longer this owner's.
    */
   async markStarted(messageId: string, owner: string): Promise<void> {

@@ -301,7 +301,7 @@ export class SendProcessor {
 
   async #onError(context: FailureContext, mailbox: MailboxConfig, error: unknown): Promise<never> {
     if (error instanceof ClaimTakenOver) {
-      // Another run holds the message now, and this one sent none of it.
+      // Another run owns the claim now, and this one sent none of the message.
       await this.#refund(context, mailbox);
       return this.#failures.wait(
         context,

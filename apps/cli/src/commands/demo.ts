@@ -146,7 +146,7 @@ export async function runDemo(
   }
 }
 
-/** The exit code of a process ended by a signal, as a shell reports it: 128 + its number. */
+/** Returns the exit code a shell reports for a process ended by the signal: 128 + its number. */
 function signalExitCode(signal: NodeJS.Signals): number {
   return signal === 'SIGINT' ? 130 : 143;
 }

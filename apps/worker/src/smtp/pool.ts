@@ -112,7 +112,7 @@ export class SessionPool {
     this.#changePendingCount(mailbox.address, 1);
   }
 
-  /** Frees a lease that never became an open connection, and tells a waiting job. */
+  /** Frees a lease that never became an open connection, and wakes a job waiting for one. */
   async returnLease(mailbox: MailboxConfig, leaseId: string): Promise<void> {
     this.#forgetPending(leaseId);
     try {
