@@ -1,14 +1,9 @@
-import { MailClient } from '@postroom/client';
-import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
-import { account, LocalStack } from '../harness/index.js';
+import { expect, test } from 'vitest';
+import { account, useSharedStack } from '../harness/index.js';
 
 const MAILBOX = 'orders@contoso.example';
-let stack: LocalStack;
-let client: MailClient;
-
-beforeAll(async () => {
-  stack = await LocalStack.start({
-    redisUrl: inject('redisUrl'),
+const shared = useSharedStack({
+  stack: {
     timeUnitMs: 1000,
     mailboxes: [{ address: MAILBOX }],
     workerEnv: {
@@ -18,23 +13,11 @@ beforeAll(async () => {
       POSTROOM_RETRY_BASE_DELAY_MS: '100',
       POSTROOM_RETRY_MAX_DELAY_MS: '500',
     },
-  });
-  await stack.addWorker();
-  client = new MailClient({ connection: stack.redisUrl, queueName: stack.queueName });
-}, 60_000);
-
-afterAll(async () => {
-  await client?.close();
-  await stack?.stop();
-});
-
-beforeEach(() => {
-  stack.emulator.clearFaults();
-  stack.emulator.reset();
+  },
 });
 
 const send = (index: number) =>
-  client.send({
+  shared.client.send({
     from: MAILBOX,
     to: `buyer${index}@fabrikam.example`,
     subject: `Order ${index}`,
@@ -42,28 +25,28 @@ const send = (index: number) =>
   });
 
 test('connection dropped before data is retried and sent once', async () => {
-  stack.emulator.addFault({ stage: 'mail', action: 'drop', mailbox: MAILBOX, count: 2 });
+  shared.stack.emulator.addFault({ stage: 'mail', action: 'drop', mailbox: MAILBOX, count: 2 });
   const { id } = await send(1);
 
-  const books = await account(client, [id], stack.emulator);
+  const books = await account(shared.client, [id], shared.stack.emulator);
   expect(books.sent).toBe(1);
   expect(books.duplicates).toBe(0);
   expect(books.statuses[0]?.attempts).toBe(2);
-  expect(stack.emulator.messages(MAILBOX)).toHaveLength(1);
+  expect(shared.stack.emulator.messages(MAILBOX)).toHaveLength(1);
 });
 
 test('server that never greets is retried and kept', async () => {
-  stack.emulator.addFault({ stage: 'connect', action: 'hang', count: 1 });
+  shared.stack.emulator.addFault({ stage: 'connect', action: 'hang', count: 1 });
   const { id } = await send(8);
 
-  const books = await account(client, [id], stack.emulator);
+  const books = await account(shared.client, [id], shared.stack.emulator);
   expect(books.sent).toBe(1);
   expect(books.statuses[0]?.attempts).toBe(1);
-  expect(stack.emulator.messages(MAILBOX)).toHaveLength(1);
+  expect(shared.stack.emulator.messages(MAILBOX)).toHaveLength(1);
 });
 
 test('421 before EHLO is retried', async () => {
-  stack.emulator.addFault({
+  shared.stack.emulator.addFault({
     stage: 'connect',
     action: 'reply',
     reply: '421 4.3.2 Service not available',
@@ -71,13 +54,13 @@ test('421 before EHLO is retried', async () => {
   });
   const { id } = await send(9);
 
-  const books = await account(client, [id], stack.emulator);
+  const books = await account(shared.client, [id], shared.stack.emulator);
   expect(books.sent).toBe(1);
   expect(books.statuses[0]?.attempts).toBe(1);
 });
 
 test('421 mid-session is retried', async () => {
-  stack.emulator.addFault({
+  shared.stack.emulator.addFault({
     stage: 'rcpt',
     action: 'reply',
     mailbox: MAILBOX,
@@ -85,37 +68,42 @@ test('421 mid-session is retried', async () => {
   });
   const { id } = await send(2);
 
-  const books = await account(client, [id], stack.emulator);
+  const books = await account(shared.client, [id], shared.stack.emulator);
   expect(books.sent).toBe(1);
-  expect(stack.emulator.stats().repliesByCode['421']).toBe(1);
-  expect(stack.emulator.messages(MAILBOX)).toHaveLength(1);
+  expect(shared.stack.emulator.stats().repliesByCode['421']).toBe(1);
+  expect(shared.stack.emulator.messages(MAILBOX)).toHaveLength(1);
 });
 
 test('connection lost after data is outcome unknown, not resent', async () => {
-  stack.emulator.addFault({ stage: 'data-end', action: 'drop', mailbox: MAILBOX, accept: true });
+  shared.stack.emulator.addFault({
+    stage: 'data-end',
+    action: 'drop',
+    mailbox: MAILBOX,
+    accept: true,
+  });
   const { id } = await send(3);
 
-  const books = await account(client, [id], stack.emulator);
+  const books = await account(shared.client, [id], shared.stack.emulator);
   expect(books.unknown).toBe(1);
   expect(books.statuses[0]?.failureReason).toBe('connection_lost_after_data');
   expect(books.withoutReason).toBe(0);
   // The server kept the message; a resend would have made a second copy.
-  expect(stack.emulator.messages(MAILBOX)).toHaveLength(1);
+  expect(shared.stack.emulator.messages(MAILBOX)).toHaveLength(1);
 });
 
 test('withheld final reply times out as outcome unknown', async () => {
-  stack.emulator.addFault({ stage: 'data-end', action: 'hang', mailbox: MAILBOX });
+  shared.stack.emulator.addFault({ stage: 'data-end', action: 'hang', mailbox: MAILBOX });
   const { id } = await send(4);
 
-  const books = await account(client, [id], stack.emulator, 20_000);
+  const books = await account(shared.client, [id], shared.stack.emulator, 20_000);
   expect(books.unknown).toBe(1);
   expect(books.statuses[0]?.failureClass).toBe('unknown_outcome');
   expect(books.duplicates).toBe(0);
 });
 
 test('token endpoint outage waits without spending attempts', async () => {
-  stack.emulator.revokeTokens();
-  stack.emulator.addFault({
+  shared.stack.emulator.revokeTokens();
+  shared.stack.emulator.addFault({
     stage: 'token',
     action: 'reply',
     status: 503,
@@ -125,9 +113,9 @@ test('token endpoint outage waits without spending attempts', async () => {
   const results = await Promise.all([5, 6, 7].map(send));
 
   const books = await account(
-    client,
+    shared.client,
     results.map((result) => result.id),
-    stack.emulator,
+    shared.stack.emulator,
     30_000,
   );
   expect(books.sent).toBe(3);
@@ -136,21 +124,23 @@ test('token endpoint outage waits without spending attempts', async () => {
 });
 
 test('per-recipient rejection sends to the others and reports it', async () => {
-  stack.emulator.addFault({
+  shared.stack.emulator.addFault({
     stage: 'rcpt',
     action: 'reply',
     mailbox: MAILBOX,
     reply: '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found',
   });
-  const { id } = await client.send({
+  const { id } = await shared.client.send({
     from: MAILBOX,
     to: ['gone@fabrikam.example', 'here@fabrikam.example'],
     subject: 'Partial',
     text: 'partial',
   });
 
-  const books = await account(client, [id], stack.emulator);
+  const books = await account(shared.client, [id], shared.stack.emulator);
   expect(books.sent).toBe(1);
   expect(books.statuses[0]?.rejectedRecipients).toEqual(['gone@fabrikam.example']);
-  expect(stack.emulator.messages(MAILBOX)[0]?.envelope.to).toEqual(['here@fabrikam.example']);
+  expect(shared.stack.emulator.messages(MAILBOX)[0]?.envelope.to).toEqual([
+    'here@fabrikam.example',
+  ]);
 });

@@ -6,3 +6,4 @@ export {
 export { freePort, RedisServer, type RedisServerOptions } from '../../apps/cli/src/redis-server.js';
 export { type Account, account } from './account.js';
 export { waitForFinal, waitUntil } from './wait.js';
+export { type SharedStack, type SharedStackOptions, useSharedStack } from './shared-stack.js';

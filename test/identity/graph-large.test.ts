@@ -1,40 +1,20 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { MailClient } from '@postroom/client';
-import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
-import { LocalStack, waitForFinal } from '../harness/index.js';
+import { expect, test } from 'vitest';
+import { useSharedStack, waitForFinal } from '../harness/index.js';
 
 const MAILBOX = 'large@contoso.example';
 const MIB = 1024 * 1024;
 /** Largest Graph request body, which the worker must stay under with every request. */
 const GRAPH_MAX_REQUEST_BYTES = 4 * MIB;
 
-let stack: LocalStack;
-let client: MailClient;
-
-beforeAll(async () => {
-  stack = await LocalStack.start({
-    redisUrl: inject('redisUrl'),
+const shared = useSharedStack({
+  stack: {
     timeUnitMs: 1000,
     mailboxes: [{ address: MAILBOX, transport: 'graph', messagesPerMinute: 100 }],
     workerEnv: { POSTROOM_GRAPH_TIMEOUT_MS: '10000' },
-  });
-  await stack.addWorker();
+  },
   // The default 10 MB cap on a serialized message is below a 10 MB message in base64.
-  client = new MailClient({
-    connection: stack.redisUrl,
-    queueName: stack.queueName,
-    maxPayloadBytes: 20 * MIB,
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await client?.close();
-  await stack?.stop();
-});
-
-beforeEach(() => {
-  stack.emulator.clearFaults();
-  stack.emulator.reset();
+  client: { maxPayloadBytes: 20 * MIB },
 });
 
 function sha256(content: Buffer): string {
@@ -63,14 +43,14 @@ function largeMessage(subject: string) {
 
 test('large message arrives once through draft', async () => {
   const { files, message } = largeMessage('Quarterly files');
-  const { id } = await client.send(message);
+  const { id } = await shared.client.send(message);
 
-  const status = await waitForFinal(client, id, 60_000);
-  const received = stack.emulator.messages(MAILBOX);
+  const status = await waitForFinal(shared.client, id, 60_000);
+  const received = shared.stack.emulator.messages(MAILBOX);
   const attachments = new Map(
     received[0]?.attachments.map((attachment) => [attachment.filename, attachment]),
   );
-  const stats = stack.emulator.stats();
+  const stats = shared.stack.emulator.stats();
   expect(status.state).toBe('sent');
   expect(status.reply).toBe('202 Accepted');
   expect(received).toHaveLength(1);
@@ -81,7 +61,7 @@ test('large message arrives once through draft', async () => {
   for (const [filename, content] of Object.entries(files)) {
     expect(attachments.get(filename)?.sha256, filename).toBe(sha256(content));
   }
-  expect(stack.emulator.drafts()).toEqual([]);
+  expect(shared.stack.emulator.drafts()).toEqual([]);
   expect(stats.duplicateMessageIds).toBe(0);
   // 201: the draft, two upload sessions and the last range of each file; 200: the first range
   // of the 6 MB file; 202: the send.
@@ -89,7 +69,7 @@ test('large message arrives once through draft', async () => {
 });
 
 test('429 during upload delays without an attempt', async () => {
-  stack.emulator.addFault({
+  shared.stack.emulator.addFault({
     stage: 'graph-upload',
     action: 'reply',
     status: 429,
@@ -98,30 +78,35 @@ test('429 during upload delays without an attempt', async () => {
   });
   const started = Date.now();
   const { message } = largeMessage('Throttled upload');
-  const { id } = await client.send(message);
+  const { id } = await shared.client.send(message);
 
-  const status = await waitForFinal(client, id, 60_000);
-  const stats = stack.emulator.stats();
+  const status = await waitForFinal(shared.client, id, 60_000);
+  const stats = shared.stack.emulator.stats();
   expect(status.state).toBe('sent');
   expect(status.attempts ?? 0).toBe(0);
   expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
-  expect(stack.emulator.messages(MAILBOX)).toHaveLength(1);
-  expect(stack.emulator.drafts()).toEqual([]);
+  expect(shared.stack.emulator.messages(MAILBOX)).toHaveLength(1);
+  expect(shared.stack.emulator.drafts()).toEqual([]);
   expect(stats.graphResponses['429']).toBe(1);
   // The draft of the throttled attempt was deleted before the job waited.
   expect(stats.graphResponses['204']).toBe(1);
 });
 
 test('dropped draft send is outcome unknown', async () => {
-  stack.emulator.addFault({ stage: 'graph-send', action: 'drop', accept: true, mailbox: MAILBOX });
+  shared.stack.emulator.addFault({
+    stage: 'graph-send',
+    action: 'drop',
+    accept: true,
+    mailbox: MAILBOX,
+  });
   const { message } = largeMessage('Lost send reply');
-  const { id } = await client.send(message);
+  const { id } = await shared.client.send(message);
 
-  const status = await waitForFinal(client, id, 60_000);
-  const stats = stack.emulator.stats();
+  const status = await waitForFinal(shared.client, id, 60_000);
+  const stats = shared.stack.emulator.stats();
   expect(status.state).toBe('outcome_unknown');
   expect(status.failureReason).toBe('no_response_after_request');
-  expect(stack.emulator.messages(MAILBOX)).toHaveLength(1);
+  expect(shared.stack.emulator.messages(MAILBOX)).toHaveLength(1);
   expect(stats.duplicateMessageIds).toBe(0);
   // One draft only: the worker created no second draft to send again.
   expect(stats.graphResponses['201']).toBe(5);
@@ -129,42 +114,42 @@ test('dropped draft send is outcome unknown', async () => {
 });
 
 test('rejected upload fails and leaves no draft', async () => {
-  stack.emulator.addFault({
+  shared.stack.emulator.addFault({
     stage: 'graph-upload',
     action: 'reply',
     status: 400,
     mailbox: MAILBOX,
   });
   const { message } = largeMessage('Rejected upload');
-  const { id } = await client.send(message);
+  const { id } = await shared.client.send(message);
 
-  const status = await waitForFinal(client, id, 60_000);
+  const status = await waitForFinal(shared.client, id, 60_000);
   expect(status.state).toBe('failed');
   expect(status.failureReason).toBe('graph_rejected');
   expect(status.reply).toContain('(uploadRange)');
-  expect(stack.emulator.messages(MAILBOX)).toEqual([]);
-  expect(stack.emulator.drafts()).toEqual([]);
-  expect(stack.emulator.stats().graphResponses['204']).toBe(1);
+  expect(shared.stack.emulator.messages(MAILBOX)).toEqual([]);
+  expect(shared.stack.emulator.drafts()).toEqual([]);
+  expect(shared.stack.emulator.stats().graphResponses['204']).toBe(1);
 });
 
 test('dropped upload retries from a new draft', async () => {
-  stack.emulator.addFault({ stage: 'graph-upload', action: 'drop', mailbox: MAILBOX });
+  shared.stack.emulator.addFault({ stage: 'graph-upload', action: 'drop', mailbox: MAILBOX });
   const { message } = largeMessage('Dropped upload');
-  const { id } = await client.send(message);
+  const { id } = await shared.client.send(message);
 
-  const status = await waitForFinal(client, id, 60_000);
+  const status = await waitForFinal(shared.client, id, 60_000);
   expect(status.state).toBe('sent');
   expect(status.attempts).toBe(1);
-  expect(stack.emulator.messages(MAILBOX)).toHaveLength(1);
-  expect(stack.emulator.drafts()).toEqual([]);
-  expect(stack.emulator.stats().graphResponses['204']).toBe(1);
+  expect(shared.stack.emulator.messages(MAILBOX)).toHaveLength(1);
+  expect(shared.stack.emulator.drafts()).toEqual([]);
+  expect(shared.stack.emulator.stats().graphResponses['204']).toBe(1);
 });
 
 test('message just under 4 MB uses sendMail', async () => {
   // Base64 in the MIME text with line breaks, then base64 again for the request: about 1.82
   // request bytes per file byte, so this file gives a request some 10 KB under 4 MB.
   const content = randomBytes(2_290_000);
-  const { id } = await client.send({
+  const { id } = await shared.client.send({
     from: MAILBOX,
     to: 'ada@fabrikam.example',
     subject: 'Just under',
@@ -172,11 +157,11 @@ test('message just under 4 MB uses sendMail', async () => {
     attachments: [{ filename: 'data.bin', content: content.toString('base64') }],
   });
 
-  const status = await waitForFinal(client, id, 60_000);
-  const [received] = stack.emulator.messages(MAILBOX);
+  const status = await waitForFinal(shared.client, id, 60_000);
+  const [received] = shared.stack.emulator.messages(MAILBOX);
   const requestBytes = Math.ceil((received?.sizeBytes ?? 0) / 3) * 4;
   expect(status.state).toBe('sent');
-  expect(stack.emulator.stats().graphResponses).toEqual({ '202': 1 });
+  expect(shared.stack.emulator.stats().graphResponses).toEqual({ '202': 1 });
   expect(requestBytes).toBeGreaterThan(GRAPH_MAX_REQUEST_BYTES - 50_000);
   expect(requestBytes).toBeLessThanOrEqual(GRAPH_MAX_REQUEST_BYTES);
   expect(received?.attachments[0]?.sha256).toBe(sha256(content));

@@ -1,43 +1,29 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { MailClient } from '@postroom/client';
-import { afterAll, beforeAll, beforeEach, expect, inject, test } from 'vitest';
-import { account, LocalStack, waitForFinal } from '../harness/index.js';
+import { expect, test } from 'vitest';
+import { account, useSharedStack, waitForFinal } from '../harness/index.js';
 
 const MAILBOX = 'noreply@contoso.example';
 const SEND_AS = 'billing@contoso.example';
 const BUSY = 'busy@contoso.example';
 
-let stack: LocalStack;
-let client: MailClient;
-
-beforeAll(async () => {
-  stack = await LocalStack.start({
-    redisUrl: inject('redisUrl'),
+const shared = useSharedStack({
+  stack: {
     timeUnitMs: 1000,
     mailboxes: [
       { address: MAILBOX, transport: 'graph', sendAs: [SEND_AS], messagesPerMinute: 100 },
       { address: BUSY, transport: 'graph', messagesPerMinute: 1000 },
     ],
     workerEnv: { POSTROOM_CONCURRENCY: '8', POSTROOM_GRAPH_TIMEOUT_MS: '1500' },
-  });
-  // Two replicas, so the cap on concurrent requests must hold across processes.
-  await Promise.all([stack.addWorker(), stack.addWorker()]);
-  client = new MailClient({ connection: stack.redisUrl, queueName: stack.queueName });
-}, 60_000);
-
-afterAll(async () => {
-  await client?.close();
-  await stack?.stop();
-});
-
-beforeEach(() => {
-  stack.emulator.clearFaults();
-  stack.emulator.reset();
+  },
+  startWorkers: async (stack) => {
+    // Two replicas, so the cap on concurrent requests must hold across processes.
+    return Promise.all([stack.addWorker(), stack.addWorker()]);
+  },
 });
 
 test('Graph delivers MIME with Bcc and attachment', async () => {
   const attachment = randomBytes(20_000);
-  const { id } = await client.send({
+  const { id } = await shared.client.send({
     from: `Billing <${SEND_AS}>`,
     to: 'ada@fabrikam.example',
     bcc: 'audit@contoso.example',
@@ -52,8 +38,8 @@ test('Graph delivers MIME with Bcc and attachment', async () => {
     ],
   });
 
-  const status = await waitForFinal(client, id);
-  const [received] = stack.emulator.messages(MAILBOX);
+  const status = await waitForFinal(shared.client, id);
+  const [received] = shared.stack.emulator.messages(MAILBOX);
   expect(status.state).toBe('sent');
   expect(status.reply).toBe('202 Accepted');
   expect(received?.transport).toBe('graph');
@@ -65,11 +51,11 @@ test('Graph delivers MIME with Bcc and attachment', async () => {
   expect(received?.attachments[0]?.sha256).toBe(
     createHash('sha256').update(attachment).digest('hex'),
   );
-  expect(stack.emulator.stats().graphResponses).toEqual({ '202': 1 });
+  expect(shared.stack.emulator.stats().graphResponses).toEqual({ '202': 1 });
 });
 
 test('Graph 429 cools down without an attempt', async () => {
-  stack.emulator.addFault({
+  shared.stack.emulator.addFault({
     stage: 'graph',
     action: 'reply',
     status: 429,
@@ -77,61 +63,71 @@ test('Graph 429 cools down without an attempt', async () => {
     mailbox: MAILBOX,
   });
   const started = Date.now();
-  const { id } = await client.send({
+  const { id } = await shared.client.send({
     from: MAILBOX,
     to: 'grace@fabrikam.example',
     subject: 'Throttled',
     text: 'x',
   });
 
-  const status = await waitForFinal(client, id);
+  const status = await waitForFinal(shared.client, id);
   expect(status.state).toBe('sent');
   expect(status.attempts ?? 0).toBe(0);
   expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
-  expect(stack.emulator.stats().graphResponses).toEqual({ '202': 1, '429': 1 });
-  expect(stack.emulator.messages(MAILBOX)).toHaveLength(1);
+  expect(shared.stack.emulator.stats().graphResponses).toEqual({ '202': 1, '429': 1 });
+  expect(shared.stack.emulator.messages(MAILBOX)).toHaveLength(1);
 });
 
 test('Graph 401 gets one fresh token and sends', async () => {
-  stack.emulator.addFault({ stage: 'graph', action: 'reply', status: 401, mailbox: MAILBOX });
-  const { id } = await client.send({
+  shared.stack.emulator.addFault({
+    stage: 'graph',
+    action: 'reply',
+    status: 401,
+    mailbox: MAILBOX,
+  });
+  const { id } = await shared.client.send({
     from: MAILBOX,
     to: 'grace@fabrikam.example',
     subject: 'Token',
     text: 'x',
   });
 
-  const status = await waitForFinal(client, id);
+  const status = await waitForFinal(shared.client, id);
   expect(status.state).toBe('sent');
-  expect(stack.emulator.stats().graphResponses).toEqual({ '202': 1, '401': 1 });
+  expect(shared.stack.emulator.stats().graphResponses).toEqual({ '202': 1, '401': 1 });
   // The retry asked for a new token; a replica without a cached token asked once more before.
-  expect(stack.emulator.stats().tokenRequests.ok).toBeGreaterThanOrEqual(1);
+  expect(shared.stack.emulator.stats().tokenRequests.ok).toBeGreaterThanOrEqual(1);
 });
 
 test('lost Graph response is outcome unknown', async () => {
-  stack.emulator.addFault({ stage: 'graph', action: 'hang', accept: true, mailbox: MAILBOX });
-  const { id } = await client.send({
+  shared.stack.emulator.addFault({
+    stage: 'graph',
+    action: 'hang',
+    accept: true,
+    mailbox: MAILBOX,
+  });
+  const { id } = await shared.client.send({
     from: MAILBOX,
     to: 'grace@fabrikam.example',
     subject: 'Lost reply',
     text: 'x',
   });
 
-  const status = await waitForFinal(client, id);
+  const status = await waitForFinal(shared.client, id);
   expect(status.state).toBe('outcome_unknown');
   expect(status.failureReason).toBe('no_response_after_request');
-  expect(stack.emulator.messages(MAILBOX)).toHaveLength(1);
+  expect(shared.stack.emulator.messages(MAILBOX)).toHaveLength(1);
 });
 
 test('Graph requests capped at 4 per mailbox', async () => {
-  stack.emulator.addFault({
+  shared.stack.emulator.addFault({
     stage: 'graph',
     action: 'delay',
     delayMs: 250,
     mailbox: BUSY,
     count: 24,
   });
-  const results = await client.sendMany(
+  const results = await shared.client.sendMany(
     Array.from({ length: 24 }, (_, index) => ({
       from: BUSY,
       to: `user${index}@fabrikam.example`,
@@ -141,12 +137,12 @@ test('Graph requests capped at 4 per mailbox', async () => {
   );
 
   const books = await account(
-    client,
+    shared.client,
     results.map((result) => result.id),
-    stack.emulator,
+    shared.stack.emulator,
     30_000,
   );
-  const stats = stack.emulator.stats();
+  const stats = shared.stack.emulator.stats();
   expect(books.sent).toBe(24);
   expect(stats.maxConcurrentGraphRequests[BUSY]).toBe(4);
   expect(stats.graphResponses['429']).toBeUndefined();

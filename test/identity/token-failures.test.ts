@@ -1,8 +1,6 @@
-import { MailClient } from '@postroom/client';
-import { afterAll, beforeAll, beforeEach, expect, inject, test, vi } from 'vitest';
+import { expect, test, vi } from 'vitest';
 import { runMailbox } from '../../apps/cli/src/commands/mailbox.js';
-import type { WorkerProcess } from '../../apps/cli/src/worker-process.js';
-import { LocalStack, waitForFinal, waitUntil } from '../harness/index.js';
+import { useSharedStack, waitForFinal, waitUntil } from '../harness/index.js';
 
 // contoso's two mailboxes share one app registration; fabrikam's mailboxes use another.
 const CONTOSO_A = 'orders@contoso.example';
@@ -11,13 +9,8 @@ const FABRIKAM = 'noreply@fabrikam.example';
 const FABRIKAM_AUTH = 'auth@fabrikam.example';
 const INVALID_TOKEN = '535 5.7.3 Authentication unsuccessful [EMULATOR]';
 
-let stack: LocalStack;
-let client: MailClient;
-let worker: WorkerProcess;
-
-beforeAll(async () => {
-  stack = await LocalStack.start({
-    redisUrl: inject('redisUrl'),
+const shared = useSharedStack({
+  stack: {
     timeUnitMs: 1000,
     apps: [{ name: 'contoso' }, { name: 'fabrikam' }],
     mailboxes: [
@@ -27,23 +20,11 @@ beforeAll(async () => {
       { address: FABRIKAM_AUTH, app: 'fabrikam' },
     ],
     workerEnv: { POSTROOM_CIRCUIT_OPEN_MS: '600000', POSTROOM_CONNECTION_IDLE_MS: '0' },
-  });
-  worker = await stack.addWorker();
-  client = new MailClient({ connection: stack.redisUrl, queueName: stack.queueName });
-}, 60_000);
-
-afterAll(async () => {
-  await client?.close();
-  await stack?.stop();
-});
-
-beforeEach(() => {
-  stack.emulator.clearFaults();
-  stack.emulator.reset();
+  },
 });
 
 const send = (from: string, index: number) =>
-  client.send({
+  shared.client.send({
     from,
     to: `buyer${index}@example.net`,
     subject: `Notice ${index}`,
@@ -51,11 +32,14 @@ const send = (from: string, index: number) =>
   });
 
 async function metrics(): Promise<string> {
-  return (await fetch(`http://127.0.0.1:${worker.httpPort}/metrics`)).text();
+  return (await fetch(`http://127.0.0.1:${shared.workers[0].httpPort}/metrics`)).text();
 }
 
 const resume = (address: string) =>
-  runMailbox({ redisUrl: stack.redisUrl, queueName: stack.queueName }, ['resume', address]);
+  runMailbox({ redisUrl: shared.stack.redisUrl, queueName: shared.stack.queueName }, [
+    'resume',
+    address,
+  ]);
 
 /** Returns the output of `postroom mailbox list`. */
 async function listMailboxes(): Promise<string> {
@@ -65,7 +49,9 @@ async function listMailboxes(): Promise<string> {
     return true;
   });
   try {
-    await runMailbox({ redisUrl: stack.redisUrl, queueName: stack.queueName }, ['list']);
+    await runMailbox({ redisUrl: shared.stack.redisUrl, queueName: shared.stack.queueName }, [
+      'list',
+    ]);
   } finally {
     stdout.mockRestore();
   }
@@ -74,35 +60,35 @@ async function listMailboxes(): Promise<string> {
 
 // The first test runs before any token was cached, so its message meets the failing request.
 test('unreachable token endpoint waits without attempts', async () => {
-  stack.emulator.addFault({ stage: 'token', action: 'drop', count: 2 });
+  shared.stack.emulator.addFault({ stage: 'token', action: 'drop', count: 2 });
   const { id } = await send(FABRIKAM, 1);
 
-  const status = await waitForFinal(client, id);
+  const status = await waitForFinal(shared.client, id);
   expect(status.state).toBe('sent');
   expect(status.attempts ?? 0).toBe(0);
-  expect(stack.emulator.stats().tokenRequests).toEqual({ ok: 1, error: 2 });
+  expect(shared.stack.emulator.stats().tokenRequests).toEqual({ ok: 1, error: 2 });
   expect(await metrics()).toMatch(
     /postroom_token_requests_total\{app="fabrikam",result="transient"\} 2/,
   );
 });
 
 test('expired secret stops all app mailboxes', async () => {
-  stack.emulator.addFault({ stage: 'token', action: 'reply', aadsts: 7000222 });
+  shared.stack.emulator.addFault({ stage: 'token', action: 'reply', aadsts: 7000222 });
   const first = await send(CONTOSO_A, 2);
   await waitUntil(
     'the first job to wait for its mailbox',
-    async () => (await client.status(first.id))?.waitReason === 'auth_failed',
+    async () => (await shared.client.status(first.id))?.waitReason === 'auth_failed',
   );
   const second = await send(CONTOSO_B, 3);
   const other = await send(FABRIKAM, 4);
 
-  expect((await waitForFinal(client, other.id)).state).toBe('sent');
+  expect((await waitForFinal(shared.client, other.id)).state).toBe('sent');
   await waitUntil(
     'the second job to wait for its mailbox',
-    async () => (await client.status(second.id))?.waitReason === 'auth_failed',
+    async () => (await shared.client.status(second.id))?.waitReason === 'auth_failed',
   );
   for (const id of [first.id, second.id]) {
-    const status = await client.status(id);
+    const status = await shared.client.status(id);
     expect(status?.state).toBe('waiting_for_mailbox');
     expect(status?.attempts ?? 0).toBe(0);
   }
@@ -114,16 +100,16 @@ test('expired secret stops all app mailboxes', async () => {
     /postroom_token_requests_total\{app="contoso",result="configuration"\} 1/,
   );
   // One token request: the circuit stopped the second mailbox before it asked again.
-  expect(stack.emulator.stats().tokenRequests.error).toBe(1);
+  expect(shared.stack.emulator.stats().tokenRequests.error).toBe(1);
 
   expect(await resume(CONTOSO_A)).toBe(0);
   expect(await resume(CONTOSO_B)).toBe(0);
-  expect((await waitForFinal(client, first.id)).state).toBe('sent');
-  expect((await waitForFinal(client, second.id)).state).toBe('sent');
+  expect((await waitForFinal(shared.client, first.id)).state).toBe('sent');
+  expect((await waitForFinal(shared.client, second.id)).state).toBe('sent');
 });
 
 test('first 535 gets a fresh token', async () => {
-  stack.emulator.addFault({
+  shared.stack.emulator.addFault({
     stage: 'auth',
     action: 'reply',
     mailbox: FABRIKAM_AUTH,
@@ -131,14 +117,14 @@ test('first 535 gets a fresh token', async () => {
   });
   const { id } = await send(FABRIKAM_AUTH, 5);
 
-  const status = await waitForFinal(client, id);
+  const status = await waitForFinal(shared.client, id);
   expect(status.state).toBe('sent');
-  expect(stack.emulator.stats().tokenRequests.ok).toBe(1);
-  expect(stack.emulator.stats().replies['535 5.7.3']).toBe(1);
+  expect(shared.stack.emulator.stats().tokenRequests.ok).toBe(1);
+  expect(shared.stack.emulator.stats().replies['535 5.7.3']).toBe(1);
 });
 
 test('second 535 stops the mailbox', async () => {
-  stack.emulator.addFault({
+  shared.stack.emulator.addFault({
     stage: 'auth',
     action: 'reply',
     mailbox: FABRIKAM_AUTH,
@@ -149,11 +135,11 @@ test('second 535 stops the mailbox', async () => {
 
   await waitUntil(
     'the job to wait for its mailbox',
-    async () => (await client.status(id))?.waitReason === 'auth_failed',
+    async () => (await shared.client.status(id))?.waitReason === 'auth_failed',
   );
-  expect((await client.status(id))?.attempts ?? 0).toBe(0);
-  expect(stack.emulator.stats().replies['535 5.7.3']).toBe(2);
-  expect(stack.emulator.stats().tokenRequests.ok).toBe(1);
+  expect((await shared.client.status(id))?.attempts ?? 0).toBe(0);
+  expect(shared.stack.emulator.stats().replies['535 5.7.3']).toBe(2);
+  expect(shared.stack.emulator.stats().tokenRequests.ok).toBe(1);
   expect(await metrics()).toContain(
     `postroom_mailbox_state{mailbox="${FABRIKAM_AUTH}",state="auth_failed"} 1`,
   );
@@ -161,5 +147,5 @@ test('second 535 stops the mailbox', async () => {
   expect(row).toMatch(/auth_failed .* smtp_auth_not_authorized$/);
 
   expect(await resume(FABRIKAM_AUTH)).toBe(0);
-  expect((await waitForFinal(client, id)).state).toBe('sent');
+  expect((await waitForFinal(shared.client, id)).state).toBe('sent');
 });
