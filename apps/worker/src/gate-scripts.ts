@@ -19,9 +19,9 @@ local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
  * KEYS: 1 next free send slot (GCRA theoretical arrival time), 2 connection leases (sorted set of
  * lease id by expiry), 3 mailbox health (hash), 4 slot reservations (hash of job id to slot
  * time), 5 rate log (sorted set of attempt id by send time, moved to the acceptance time on
- * success; the attempt id is the claim owner, or the job id without one), 6 parked jobs (sorted
- * set of job id by priority tier and enqueue time), 7 recipient counts (hash of time bucket to
- * recipients).
+ * success), 6 parked jobs (sorted set of job id by priority tier and enqueue time), 7 recipient
+ * counts (hash of time bucket to recipients). An attempt id is the claim owner, or the job id
+ * when the attempt has no claim.
  * ARGV: 1 JSON object with the fields read below, decoded into `a` by the embedding script.
  *
  * `decide()` returns {allowed, retryAtMs, reason, now, promoteJobId, promoteSlotMs}: a parked

@@ -302,6 +302,10 @@ export class SendProcessor {
   async #onError(context: FailureContext, mailbox: MailboxConfig, error: unknown): Promise<never> {
     if (error instanceof ClaimTakenOver) {
       // Another run owns the claim now, and this one sent none of the message.
+      this.#deps.logger.warn(
+        { jobId: context.jobId, mailbox: mailbox.address },
+        'submission claim taken over by another run; dropped the connection before the message data',
+      );
       await this.#refund(context, mailbox);
       return this.#failures.wait(
         context,
